@@ -1,0 +1,66 @@
+"""boto3 clients built once per cold start, plus a meter of DynamoDB requests and their latency.
+
+Clients honour `AWS_ENDPOINT_URL` (boto3's own variable), which is how the local stack points them at moto.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+# Short timeouts: a webhook must answer Svix within 15 s, and the SDK retries transient errors itself.
+_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 4})
+
+
+class RequestMeter:
+    """Counts AWS requests by operation and sums their latency, via botocore's event hooks."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.total_ms = 0.0
+        self._started: dict[int, float] = {}
+
+    def attach(self, client: Any, service: str) -> None:
+        client.meta.events.register(f"before-call.{service}", self._before)
+        client.meta.events.register(f"after-call.{service}", self._after)
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.total_ms = 0.0
+
+    def _before(self, model: Any, context: Any, **_: Any) -> None:
+        self._started[id(context)] = time.perf_counter()
+
+    def _after(self, model: Any, context: Any, **_: Any) -> None:
+        started = self._started.pop(id(context), None)
+        self.calls[model.name] += 1
+        if started is not None:
+            self.total_ms += (time.perf_counter() - started) * 1000
+
+    @property
+    def requests(self) -> int:
+        return sum(self.calls.values())
+
+
+dynamodb_meter = RequestMeter()
+
+
+@lru_cache(maxsize=1)
+def dynamodb_client() -> DynamoDBClient:
+    client = boto3.client("dynamodb", config=_CONFIG)
+    dynamodb_meter.attach(client, "dynamodb")
+    return client
+
+
+@lru_cache(maxsize=1)
+def sqs_client() -> SQSClient:
+    return boto3.client("sqs", config=_CONFIG)

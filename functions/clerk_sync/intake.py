@@ -1,0 +1,104 @@
+"""The webhook receiver's logic: limit, verify, check the envelope, guard the instance, enqueue.
+
+The order matters: the signature is checked on the raw bytes before anything is parsed (invariant 7),
+and a 2xx is returned only once the event is on the queue (invariant 6). Data-level validation happens
+in the worker, so a genuine Clerk event that our models cannot read lands in the DLQ, replayable,
+instead of being refused and lost (docs/decisions/0002).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from clerk_sync.messages import QueuedEvent
+from clerk_sync.models import Envelope
+from clerk_sync.queue import EventQueue, QueueUnavailableError, encode
+from clerk_sync.resources import SQS_MAX_MESSAGE_BYTES
+from clerk_sync.signatures import SignatureError, SignatureVerifier
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """The HTTP answer plus what the handler logs and counts."""
+
+    status: int
+    body: dict[str, Any]
+    reason: str  # metric dimension: queued, ignored_type, ignored_instance, bad_signature, ...
+    svix_id: str | None = None
+    event_type: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def _error(status: int, code: str, message: str, svix_id: str | None = None) -> IntakeResult:
+    return IntakeResult(status, {"error": {"code": code, "message": message}}, code, svix_id)
+
+
+class WebhookIntake:
+    def __init__(
+        self,
+        verifier: SignatureVerifier,
+        queue: EventQueue,
+        *,
+        instance_id: str | None,
+        max_body_bytes: int,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self._verifier = verifier
+        self._queue = queue
+        self._instance_id = instance_id
+        self._max_body_bytes = max_body_bytes
+        self._clock_ms = clock_ms
+
+    def receive(self, body: bytes, headers: Mapping[str, str]) -> IntakeResult:
+        if len(body) > self._max_body_bytes:
+            return _error(413, "payload_too_large", f"body exceeds {self._max_body_bytes} bytes")
+        try:
+            svix_id = self._verifier.verify(body, headers)
+        except SignatureError:
+            return _error(401, "invalid_signature", "missing or invalid Svix signature")
+
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _error(400, "malformed_json", "body is not JSON", svix_id)
+        if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+            return _error(400, "malformed_envelope", "body is not a Clerk event envelope", svix_id)
+        event_type: str = payload["type"]
+        try:
+            envelope = Envelope.model_validate(payload)
+        except ValidationError as error:
+            fields = ", ".join(".".join(map(str, e["loc"])) for e in error.errors())
+            return _error(400, "malformed_envelope", f"invalid envelope fields: {fields}", svix_id)
+
+        if not envelope.handled:
+            return IntakeResult(200, {"status": "ignored"}, "ignored_type", svix_id, event_type)
+        if self._instance_id and envelope.instance_id != self._instance_id:
+            # A development instance must never write into production's table.
+            return IntakeResult(
+                200,
+                {"status": "ignored"},
+                "ignored_instance",
+                svix_id,
+                event_type,
+                {"instance_id": envelope.instance_id},
+            )
+
+        message = QueuedEvent(svix_id=svix_id, received_at=self._clock_ms(), event=payload)
+        if len(encode(message).encode()) > SQS_MAX_MESSAGE_BYTES:
+            return _error(413, "payload_too_large", "event does not fit in one queue message", svix_id)
+        try:
+            self._queue.send(message)
+        except QueueUnavailableError:
+            # 5xx so that Svix retries; the event was not enqueued.
+            return _error(503, "queue_unavailable", "event could not be enqueued, retry later", svix_id)
+        return IntakeResult(202, {"status": "queued", "svix_id": svix_id}, "queued", svix_id, event_type)

@@ -1,0 +1,187 @@
+"""Pure mapping between domain models and table items (no AWS): what each item holds and its version.
+
+Bookkeeping on every item: `entity`, `version` (Clerk `updated_at`, ms), `deleted`, `provisional`,
+`synced_at`, `sync_source`, `last_event_id`, `content_hash`. The hash covers the stored Clerk fields so
+that an equal version with different content is recognised (docs/decisions/0003).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from clerk_sync import keys
+from clerk_sync.models import Membership, Organization, User
+
+
+class SyncSource(StrEnum):
+    WEBHOOK = "webhook"
+    API = "api"
+    LOGIN = "login"
+    BACKFILL = "backfill"
+    RECONCILE = "reconcile"
+    FALLBACK = "fallback"
+
+
+class Entity(StrEnum):
+    USER = "user"
+    ORGANIZATION = "organization"
+    MEMBERSHIP = "membership"
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Who is writing and why: stamped on every item written."""
+
+    source: SyncSource
+    now_ms: int
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ItemPolicy:
+    """What the copy keeps: configurable per deployment (StoreSettings)."""
+
+    scrub_pii_on_delete: bool = True
+    store_private_metadata: bool = False
+
+
+# Fields Clerk changes without bumping `updated_at`; they are stored but do not take part in the
+# equal-version comparison, or every membership change would look like a conflicting org update.
+VOLATILE_FIELDS = frozenset({"members_count", "last_active_at"})
+
+
+def to_dynamo_value(value: Any) -> Any:
+    """JSON-shaped data with floats as Decimal, which is what DynamoDB's serializer accepts."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def content_hash(fields: dict[str, Any]) -> str:
+    stable = {name: value for name, value in fields.items() if name not in VOLATILE_FIELDS}
+    encoded = json.dumps(stable, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode()).hexdigest()[:32]
+
+
+def user_fields(user: User, policy: ItemPolicy) -> dict[str, Any]:
+    fields = user.model_dump(mode="json", exclude={"private_metadata"})
+    fields["user_id"] = fields.pop("id")
+    fields["primary_email"] = user.primary_email
+    fields["primary_phone"] = user.primary_phone
+    if policy.store_private_metadata:
+        fields["private_metadata"] = user.private_metadata
+    return fields
+
+
+def organization_fields(org: Organization, policy: ItemPolicy) -> dict[str, Any]:
+    fields = org.model_dump(mode="json", exclude={"private_metadata"})
+    fields["org_id"] = fields.pop("id")
+    if policy.store_private_metadata:
+        fields["private_metadata"] = org.private_metadata
+    return fields
+
+
+def membership_fields(membership: Membership, policy: ItemPolicy) -> dict[str, Any]:
+    fields = membership.model_dump(mode="json", exclude={"organization", "private_metadata"})
+    fields["membership_id"] = fields.pop("id")
+    fields["org_id"] = membership.org_id
+    fields["user_id"] = membership.user_id
+    if policy.store_private_metadata:
+        fields["private_metadata"] = membership.private_metadata
+    return fields
+
+
+def _bookkeeping(entity: Entity, version: int, ctx: WriteContext) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "entity": entity.value,
+        "version": version,
+        "deleted": False,
+        "provisional": False,
+        "synced_at": ctx.now_ms,
+        "sync_source": ctx.source.value,
+    }
+    if ctx.event_id:
+        item["last_event_id"] = ctx.event_id
+    return item
+
+
+def _item(
+    key: dict[str, str], entity: Entity, version: int, fields: dict[str, Any], ctx: WriteContext
+) -> dict[str, Any]:
+    return {
+        **key,
+        **to_dynamo_value(fields),
+        **_bookkeeping(entity, version, ctx),
+        "content_hash": content_hash(fields),
+    }
+
+
+def user_item(user: User, ctx: WriteContext, policy: ItemPolicy) -> dict[str, Any]:
+    return _item(keys.user_key(user.id), Entity.USER, user.updated_at, user_fields(user, policy), ctx)
+
+
+def organization_item(org: Organization, ctx: WriteContext, policy: ItemPolicy) -> dict[str, Any]:
+    fields = organization_fields(org, policy)
+    return _item(keys.org_key(org.id), Entity.ORGANIZATION, org.updated_at, fields, ctx)
+
+
+def membership_item(membership: Membership, ctx: WriteContext, policy: ItemPolicy) -> dict[str, Any]:
+    key = keys.membership_key(membership.org_id, membership.user_id)
+    fields = membership_fields(membership, policy)
+    item = _item(key, Entity.MEMBERSHIP, membership.updated_at, fields, ctx)
+    return {**item, **keys.membership_index_key(membership.org_id, membership.user_id)}
+
+
+def provisional_user_item(user_id: str, fields: dict[str, Any], ctx: WriteContext) -> dict[str, Any]:
+    """A stand-in built from verified session claims when Clerk is unreachable; version 0 loses to any real one."""
+    item = _item(keys.user_key(user_id), Entity.USER, 0, {"user_id": user_id, **fields}, ctx)
+    return {**item, "provisional": True}
+
+
+def tombstone_item(
+    key: dict[str, str], entity: Entity, id_fields: dict[str, str], version: int, ctx: WriteContext
+) -> dict[str, Any]:
+    """A deleted user, organization or membership, scrubbed to its ids (docs/decisions/0004)."""
+    item = {**key, **id_fields, **_bookkeeping(entity, version, ctx), "deleted": True, "deleted_at": ctx.now_ms}
+    item["content_hash"] = content_hash({**id_fields, "deleted": True})
+    return item
+
+
+def membership_tombstone_item(membership: Membership, ctx: WriteContext, policy: ItemPolicy) -> dict[str, Any]:
+    key = keys.membership_key(membership.org_id, membership.user_id)
+    ids = {"org_id": membership.org_id, "user_id": membership.user_id, "membership_id": membership.id}
+    item = tombstone_item(key, Entity.MEMBERSHIP, ids, membership.updated_at, ctx)
+    if not policy.scrub_pii_on_delete:
+        kept = membership_fields(membership, policy)
+        item = {**to_dynamo_value(kept), **item}
+    return item
+
+
+_BOOKKEEPING = frozenset(
+    {
+        keys.PK,
+        keys.SK,
+        keys.GSI1_PK,
+        keys.GSI1_SK,
+        "entity",
+        "version",
+        "deleted",
+        "deleted_at",
+        "provisional",
+        "synced_at",
+        "sync_source",
+        "last_event_id",
+        "content_hash",
+        "refetch_requested_at",
+        "refetch_event_id",
+        keys.TTL_ATTRIBUTE,
+    }
+)
+
+
+def clerk_fields(item: dict[str, Any]) -> dict[str, Any]:
+    """The Clerk fields of a stored item, without bookkeeping: what a comparison with Clerk looks at."""
+    return {name: value for name, value in item.items() if name not in _BOOKKEEPING}

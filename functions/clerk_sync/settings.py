@@ -1,0 +1,111 @@
+"""Typed settings per concern, read from the environment once per cold start.
+
+Names follow Clerk's own (`CLERK_SECRET_KEY`, `CLERK_WEBHOOK_SECRET`, ...). On AWS the secrets come from
+one Secrets Manager secret (`CLERK_SECRETS_ARN`, a JSON object with the same keys), read through
+Powertools Parameters with caching; locally they come straight from the environment. A missing or
+malformed variable fails at cold start with an error that names it.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from clerk_sync import resources
+
+
+def _split_list(value: Any) -> Any:
+    """Comma- or space-separated values, as operators type them into an environment variable."""
+    if isinstance(value, str):
+        return [part for part in value.replace(",", " ").split() if part]
+    return value
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+
+
+class SecretSettings(_Settings):
+    """Where secrets come from: `CLERK_SECRETS_ARN` on AWS, else the plain variables."""
+
+    clerk_secrets_arn: str | None = None
+    secrets_max_age_seconds: int = Field(default=300, ge=0)
+
+
+class WebhookSettings(_Settings):
+    """The webhook receiver: secrets to verify with, instance guard, queue, body limit."""
+
+    # Clerk calls it CLERK_WEBHOOK_SECRET in older docs and CLERK_WEBHOOK_SIGNING_SECRET in newer ones;
+    # each may hold several secrets (space- or comma-separated) while one is being rotated.
+    clerk_webhook_secret: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    clerk_webhook_signing_secret: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    clerk_instance_id: str | None = None
+    events_queue_url: str
+    webhook_max_body_bytes: int = Field(default=resources.WEBHOOK_MAX_BODY_BYTES, gt=0, le=200 * 1024)
+
+    _split = field_validator("clerk_webhook_secret", "clerk_webhook_signing_secret", mode="before")(_split_list)
+
+    @field_validator("clerk_instance_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return value or None
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        return list(dict.fromkeys([*self.clerk_webhook_signing_secret, *self.clerk_webhook_secret]))
+
+    @model_validator(mode="after")
+    def _secrets_are_whsec(self) -> WebhookSettings:
+        for secret in self.webhook_secrets:
+            if not secret.startswith("whsec_"):
+                raise ValueError("CLERK_WEBHOOK_SECRET entries must start with 'whsec_'")
+        return self
+
+
+class StoreSettings(_Settings):
+    """The DynamoDB table and what the copy keeps."""
+
+    table_name: str
+    # Deleted users and orgs keep only their id and bookkeeping unless this is turned off.
+    scrub_pii_on_delete: bool = True
+    # Private metadata is server-only in Clerk; copying it is opt-in.
+    store_private_metadata: bool = False
+
+
+def load_secrets(settings: SecretSettings) -> dict[str, Any]:
+    """The JSON object in the Secrets Manager secret, cached by Powertools for `max_age` seconds."""
+    if not settings.clerk_secrets_arn:
+        return {}
+    # Imported here: only AWS deployments pay for Parameters and its boto3 client.
+    from aws_lambda_powertools.utilities import parameters
+
+    raw = parameters.get_secret(settings.clerk_secrets_arn, max_age=settings.secrets_max_age_seconds)
+    value = json.loads(raw) if isinstance(raw, str) else json.loads(bytes(raw))
+    if not isinstance(value, dict):
+        raise ValueError("the secret at CLERK_SECRETS_ARN must be a JSON object")
+    return value
+
+
+@lru_cache(maxsize=1)
+def webhook_settings() -> WebhookSettings:
+    settings = WebhookSettings()  # required fields come from the environment
+    secrets = load_secrets(SecretSettings())
+    from_secret = _split_list(secrets.get("CLERK_WEBHOOK_SIGNING_SECRET", "")) + _split_list(
+        secrets.get("CLERK_WEBHOOK_SECRET", "")
+    )
+    if from_secret:
+        settings = WebhookSettings.model_validate(
+            {**settings.model_dump(), "clerk_webhook_secret": from_secret, "clerk_webhook_signing_secret": []}
+        )
+    if not settings.webhook_secrets:
+        raise ValueError("no webhook secret: set CLERK_WEBHOOK_SIGNING_SECRET or CLERK_WEBHOOK_SECRET")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def store_settings() -> StoreSettings:
+    return StoreSettings()

@@ -1,0 +1,64 @@
+"""Integration tier: moto in-process (no sockets), the real handlers and store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from clerk_sync.items import ItemPolicy
+from clerk_sync.service import SyncService
+from clerk_sync.store import SyncStore
+from tests.support.aws_resources import LocalResources, create_resources
+from tests.support.signing import TEST_SECRET
+
+
+@dataclass
+class Aws:
+    dynamodb: Any
+    sqs: Any
+    resources: LocalResources
+
+    def store(self, policy: ItemPolicy | None = None) -> SyncStore:
+        return SyncStore(self.dynamodb, self.resources.table_name, policy, sleep=lambda _: None)
+
+    def service(self, policy: ItemPolicy | None = None) -> SyncService:
+        return SyncService(self.store(policy))
+
+    def items(self) -> list[dict[str, Any]]:
+        return list(self.store().scan())
+
+    def receive(self, queue_url: str | None = None, count: int = 10) -> list[dict[str, Any]]:
+        response = self.sqs.receive_message(
+            QueueUrl=queue_url or self.resources.queue_url,
+            MaxNumberOfMessages=count,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
+
+    def queue_depth(self, queue_url: str | None = None) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url or self.resources.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        sqs = boto3.client("sqs")
+        created = create_resources(dynamodb, sqs)
+        monkeypatch.setenv("TABLE_NAME", created.table_name)
+        monkeypatch.setenv("EVENTS_QUEUE_URL", created.queue_url)
+        monkeypatch.setenv("CLERK_WEBHOOK_SIGNING_SECRET", TEST_SECRET)
+        monkeypatch.delenv("CLERK_WEBHOOK_SECRET", raising=False)
+        monkeypatch.delenv("CLERK_INSTANCE_ID", raising=False)
+        yield Aws(dynamodb, sqs, created)
