@@ -1,0 +1,75 @@
+"""Clerk Backend API client: `get_clerk_client()` for the process-wide client, `ClerkError` and kin to catch.
+
+The errors and the retry policy are plain Python and load with the package. The client (httpx, ~80 ms cold,
+plus ~60 ms more to build its TLS context) loads when one of its names is first used, so code that only
+catches `ClerkError`, such as an authorizer whose user is already fresh, never pays for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from clerk_sync.clerk.errors import (
+    ClerkBadRequestError,
+    ClerkDeadlineExceededError,
+    ClerkError,
+    ClerkNotFoundError,
+    ClerkRateLimitedError,
+    ClerkResponseError,
+    ClerkUnauthorizedError,
+    ClerkUnavailableError,
+)
+from clerk_sync.clerk.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from clerk_sync.clerk.client import (
+        ClerkClient,
+        ClientStats,
+        Listing,
+        MetricsSink,
+        Page,
+        get_clerk_client,
+    )
+    from clerk_sync.clerk.settings import ClerkSettings, clerk_settings
+
+# Name -> module it is loaded from on first access (PEP 562).
+_LAZY = {
+    "ClerkClient": "clerk_sync.clerk.client",
+    "ClientStats": "clerk_sync.clerk.client",
+    "Listing": "clerk_sync.clerk.client",
+    "MetricsSink": "clerk_sync.clerk.client",
+    "Page": "clerk_sync.clerk.client",
+    "get_clerk_client": "clerk_sync.clerk.client",
+    "ClerkSettings": "clerk_sync.clerk.settings",
+    "clerk_settings": "clerk_sync.clerk.settings",
+}
+
+__all__ = [
+    "ClerkBadRequestError",
+    "ClerkClient",
+    "ClerkDeadlineExceededError",
+    "ClerkError",
+    "ClerkNotFoundError",
+    "ClerkRateLimitedError",
+    "ClerkResponseError",
+    "ClerkSettings",
+    "ClerkUnauthorizedError",
+    "ClerkUnavailableError",
+    "ClientStats",
+    "Listing",
+    "MetricsSink",
+    "Page",
+    "RetryPolicy",
+    "clerk_settings",
+    "get_clerk_client",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value

@@ -1,0 +1,632 @@
+"""The Clerk Backend API calls clerk-sync makes, with retries, deadlines and call accounting.
+
+One `ClerkClient` per process (`get_clerk_client()`), so its keep-alive connection survives between warm
+Lambda invocations. Every call takes a `deadline` (absolute, on the client's clock) or a `timeout_budget`
+(seconds from now) covering all its attempts and pages; without either it gets the configured default.
+
+Lists page with `limit` (500, Clerk's maximum) and `offset`, and stop on a short page or when the offset
+reaches `total_count`, so M items cost ceil(M/500) requests and an empty list one. Instance-wide lists
+(users, organizations, all memberships) return one `Page` per call, so a resumable job can checkpoint the
+offset, or are walked lazily by `iter_*`; a user's or an organization's memberships are bounded and come
+back whole as a `Listing` that also reports `total_count` and the requests spent.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Final, Generic, Protocol, TypeVar
+from urllib.parse import quote
+
+import httpx
+from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel, ValidationError
+
+from clerk_sync.clerk.errors import (
+    ClerkDeadlineExceededError,
+    ClerkError,
+    ClerkRateLimitedError,
+    ClerkResponseError,
+    ClerkUnauthorizedError,
+    ClerkUnavailableError,
+    error_for_status,
+    redact,
+)
+from clerk_sync.clerk.retry import (
+    Clock,
+    RetryPolicy,
+    Sleep,
+    is_retryable_status,
+    parse_retry_after,
+    resolve_deadline,
+)
+from clerk_sync.clerk.settings import DEFAULT_API_URL, ClerkSettings, clerk_settings
+from clerk_sync.models import Membership, Organization, User
+from clerk_sync.observability import child_logger
+from clerk_sync.observability import metrics as default_metrics
+
+MAX_PAGE_SIZE: Final = 500
+
+logger = child_logger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+
+Params = Mapping[str, str | int]
+
+
+class MetricsSink(Protocol):
+    """The part of Powertools `Metrics` the client uses; tests pass a recorder."""
+
+    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStats:
+    """What a client has spent since it was built: requests (retries included), 429s, retries, backoff."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    backoff_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One list response. `total_count` is None for `GET /users`, which returns a bare array."""
+
+    items: list[T]
+    limit: int
+    offset: int
+    total_count: int | None = None
+
+    @property
+    def next_offset(self) -> int | None:
+        """The offset of the next page, or None when this one is the last."""
+        end = self.offset + len(self.items)
+        if len(self.items) < self.limit or (self.total_count is not None and end >= self.total_count):
+            return None
+        return end
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """A whole list, walked page by page: the items, Clerk's `total_count`, and what it cost."""
+
+    items: list[T]
+    total_count: int
+    pages: int
+    # HTTP requests made for this listing, retries included: what counts against Clerk's rate limit.
+    calls: int
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class _Tally:
+    """Requests made on behalf of one public call (a Listing's `calls`)."""
+
+    __slots__ = ("requests",)
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+
+class ClerkClient:
+    """Clerk Backend API client: typed results, typed errors, retries within a deadline, stats."""
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        base_url: str = DEFAULT_API_URL,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        timeout_budget: float = 10.0,
+        retry: RetryPolicy | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        rng: random.Random | None = None,
+        metrics: MetricsSink | None = None,
+        on_unauthorized: Callable[[], None] | None = None,
+    ) -> None:
+        if not secret_key:
+            raise ValueError("secret_key is empty")
+        if timeout_budget <= 0:
+            raise ValueError("timeout_budget must be positive")
+        self._api = base_url.rstrip("/") + "/v1"
+        # Kept only to scrub it from transport error text; never logged or put in a message.
+        self._secret_key = secret_key
+        # Sent per request so a caller-supplied httpx.Client needs no setup of its own.
+        self._headers = {
+            "Authorization": f"Bearer {secret_key}",
+            "Accept": "application/json",
+            "User-Agent": "clerk-sync",
+        }
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout),
+            # Warm invocations can be minutes apart; httpx's 5 s default would drop the connection
+            # between them. A connection Clerk closed meanwhile fails fast and is retried.
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=60.0),
+        )
+        self._default_budget = timeout_budget
+        self._retry = retry or RetryPolicy()
+        self._clock = clock
+        self._sleep = sleep
+        # Jitter is not security-sensitive; a private generator lets tests seed it.
+        self._rng = rng or random.Random()  # noqa: S311
+        self._metrics: MetricsSink = default_metrics if metrics is None else metrics
+        self._on_unauthorized = on_unauthorized
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._rate_limited = 0
+        self._retries = 0
+        self._backoff_seconds = 0.0
+
+    @classmethod
+    def from_settings(cls, settings: ClerkSettings, **overrides: Any) -> ClerkClient:
+        """A client configured from `ClerkSettings`; keyword `overrides` win (transport, clock, ...)."""
+        options: dict[str, Any] = {
+            "base_url": settings.clerk_api_url,
+            "connect_timeout": settings.clerk_connect_timeout_seconds,
+            "read_timeout": settings.clerk_read_timeout_seconds,
+            "timeout_budget": settings.clerk_timeout_budget_seconds,
+            "retry": settings.retry_policy,
+            **overrides,
+        }
+        return cls(settings.clerk_secret_key.get_secret_value(), **options)
+
+    def __repr__(self) -> str:
+        return f"ClerkClient(api={self._api!r})"
+
+    def __enter__(self) -> ClerkClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool if the client built it."""
+        if self._owns_http:
+            self._http.close()
+
+    @property
+    def clock(self) -> Clock:
+        """The clock deadlines are measured on (`time.monotonic` unless injected)."""
+        return self._clock
+
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of the requests, 429s, retries and backoff time spent so far."""
+        with self._lock:
+            return ClientStats(self._requests, self._rate_limited, self._retries, self._backoff_seconds)
+
+    # --- single resources -------------------------------------------------------------------------
+
+    def get_user(self, user_id: str, *, deadline: float | None = None, timeout_budget: float | None = None) -> User:
+        """`GET /users/{user_id}`; ClerkNotFoundError means the user was deleted."""
+        operation = "GetUser"
+        response = self._get(operation, f"/users/{_segment(user_id)}", None, self._deadline(deadline, timeout_budget))
+        return _parse_model(operation, User, _json(operation, response))
+
+    def get_organization(
+        self, org_id_or_slug: str, *, deadline: float | None = None, timeout_budget: float | None = None
+    ) -> Organization:
+        """`GET /organizations/{id or slug}`; ClerkNotFoundError means the organization was deleted."""
+        operation = "GetOrganization"
+        response = self._get(
+            operation,
+            f"/organizations/{_segment(org_id_or_slug)}",
+            None,
+            self._deadline(deadline, timeout_budget),
+        )
+        return _parse_model(operation, Organization, _json(operation, response))
+
+    def count_users(self, *, deadline: float | None = None, timeout_budget: float | None = None) -> int:
+        """`GET /users/count`: the number of users in the instance."""
+        operation = "GetUsersCount"
+        payload = _json(operation, self._get(operation, "/users/count", None, self._deadline(deadline, timeout_budget)))
+        total = payload.get("total_count") if isinstance(payload, dict) else None
+        if not isinstance(total, int) or isinstance(total, bool):
+            raise ClerkResponseError("response has no integer total_count", operation=operation)
+        return total
+
+    # --- instance-wide lists: one page per call, or walked lazily ---------------------------------
+
+    def list_users(
+        self,
+        *,
+        limit: int = MAX_PAGE_SIZE,
+        offset: int = 0,
+        starting_after: str | None = None,
+        deadline: float | None = None,
+        timeout_budget: float | None = None,
+    ) -> Page[User]:
+        """One page of `GET /users` (newest first; a bare array, so `total_count` is None).
+
+        `starting_after` is Clerk's cursor (the last user id of the previous page) and needs `offset` 0;
+        it costs the same at any depth, where a large `offset` gets slower.
+        """
+        if starting_after is not None and offset:
+            raise ValueError("starting_after cannot be combined with a non-zero offset")
+        params: dict[str, str | int] = {"limit": _limit(limit), "offset": _offset(offset)}
+        if starting_after is not None:
+            params["starting_after"] = starting_after
+        operation = "GetUserList"
+        payload = _json(operation, self._get(operation, "/users", params, self._deadline(deadline, timeout_budget)))
+        if not isinstance(payload, list):
+            raise ClerkResponseError("expected a JSON array of users", operation=operation)
+        return Page(_parse_models(operation, User, payload), limit=limit, offset=offset)
+
+    def iter_users(self, *, timeout_budget: float | None = None) -> Iterator[User]:
+        """Every user, newest first, walked with the `starting_after` cursor; the budget is per page."""
+        cursor: str | None = None
+        previous: set[str] = set()
+        while True:
+            page = self.list_users(starting_after=cursor, timeout_budget=timeout_budget)
+            ids = {user.id for user in page.items}
+            if previous & ids:
+                # A server that ignores the cursor would hand back the same page forever.
+                raise ClerkResponseError("user pagination did not advance past the cursor", operation="GetUserList")
+            yield from page.items
+            if len(page.items) < page.limit:
+                return
+            cursor, previous = page.items[-1].id, ids
+
+    def list_organizations(
+        self,
+        *,
+        limit: int = MAX_PAGE_SIZE,
+        offset: int = 0,
+        deadline: float | None = None,
+        timeout_budget: float | None = None,
+    ) -> Page[Organization]:
+        """One page of `GET /organizations` (newest first) with `total_count`."""
+        return self._data_page(
+            "ListOrganizations",
+            "/organizations",
+            Organization,
+            limit=limit,
+            offset=offset,
+            deadline=self._deadline(deadline, timeout_budget),
+        )
+
+    def iter_organizations(self, *, timeout_budget: float | None = None) -> Iterator[Organization]:
+        """Every organization, page by page; the budget is per page."""
+        return self._walk(lambda offset: self.list_organizations(offset=offset, timeout_budget=timeout_budget))
+
+    def list_all_memberships(
+        self,
+        *,
+        limit: int = MAX_PAGE_SIZE,
+        offset: int = 0,
+        deadline: float | None = None,
+        timeout_budget: float | None = None,
+    ) -> Page[Membership]:
+        """One page of the instance-wide `GET /organization_memberships` (for backfill) with `total_count`."""
+        return self._data_page(
+            "InstanceGetOrganizationMemberships",
+            "/organization_memberships",
+            Membership,
+            limit=limit,
+            offset=offset,
+            deadline=self._deadline(deadline, timeout_budget),
+        )
+
+    def iter_all_memberships(self, *, timeout_budget: float | None = None) -> Iterator[Membership]:
+        """Every membership in the instance, page by page; the budget is per page."""
+        return self._walk(lambda offset: self.list_all_memberships(offset=offset, timeout_budget=timeout_budget))
+
+    # --- one user's or one organization's memberships: bounded, returned whole --------------------
+
+    def list_user_memberships_page(
+        self,
+        user_id: str,
+        *,
+        limit: int = MAX_PAGE_SIZE,
+        offset: int = 0,
+        deadline: float | None = None,
+        timeout_budget: float | None = None,
+    ) -> Page[Membership]:
+        """One page of `GET /users/{user_id}/organization_memberships`, organizations embedded."""
+        return self._data_page(
+            "UsersGetOrganizationMemberships",
+            f"/users/{_segment(user_id)}/organization_memberships",
+            Membership,
+            limit=limit,
+            offset=offset,
+            deadline=self._deadline(deadline, timeout_budget),
+        )
+
+    def list_user_memberships(
+        self, user_id: str, *, deadline: float | None = None, timeout_budget: float | None = None
+    ) -> Listing[Membership]:
+        """All of a user's memberships, organizations embedded: ceil(M/500) requests, 1 when M is 0."""
+        path = f"/users/{_segment(user_id)}/organization_memberships"
+        return self._collect("UsersGetOrganizationMemberships", path, self._deadline(deadline, timeout_budget))
+
+    def list_organization_memberships_page(
+        self,
+        org_id: str,
+        *,
+        limit: int = MAX_PAGE_SIZE,
+        offset: int = 0,
+        deadline: float | None = None,
+        timeout_budget: float | None = None,
+    ) -> Page[Membership]:
+        """One page of `GET /organizations/{org_id}/memberships`."""
+        return self._data_page(
+            "ListOrganizationMemberships",
+            f"/organizations/{_segment(org_id)}/memberships",
+            Membership,
+            limit=limit,
+            offset=offset,
+            deadline=self._deadline(deadline, timeout_budget),
+        )
+
+    def list_organization_memberships(
+        self, org_id: str, *, deadline: float | None = None, timeout_budget: float | None = None
+    ) -> Listing[Membership]:
+        """All of an organization's memberships: ceil(M/500) requests, 1 when M is 0."""
+        path = f"/organizations/{_segment(org_id)}/memberships"
+        return self._collect("ListOrganizationMemberships", path, self._deadline(deadline, timeout_budget))
+
+    # --- paging ----------------------------------------------------------------------------------
+
+    def _data_page(
+        self,
+        operation: str,
+        path: str,
+        model: type[M],
+        *,
+        limit: int,
+        offset: int,
+        deadline: float,
+        tally: _Tally | None = None,
+    ) -> Page[M]:
+        """One `{data, total_count}` page."""
+        params = {"limit": _limit(limit), "offset": _offset(offset)}
+        payload = _json(operation, self._get(operation, path, params, deadline, tally))
+        data = payload.get("data") if isinstance(payload, dict) else None
+        total = payload.get("total_count") if isinstance(payload, dict) else None
+        if not isinstance(data, list) or not isinstance(total, int):
+            raise ClerkResponseError("expected {data: [...], total_count: n}", operation=operation)
+        return Page(_parse_models(operation, model, data), limit=limit, offset=offset, total_count=total)
+
+    def _collect(self, operation: str, path: str, deadline: float) -> Listing[Membership]:
+        """Every page of a membership list under one deadline, de-duplicated by id."""
+        tally = _Tally()
+        # Offsets shift if memberships change mid-walk; an item seen twice is kept once.
+        by_id: dict[str, Membership] = {}
+        offset: int | None = 0
+        pages = 0
+        total = 0
+        while offset is not None:
+            page = self._data_page(
+                operation, path, Membership, limit=MAX_PAGE_SIZE, offset=offset, deadline=deadline, tally=tally
+            )
+            pages += 1
+            total = page.total_count or 0
+            for membership in page.items:
+                by_id.setdefault(membership.id, membership)
+            offset = page.next_offset
+        return Listing(list(by_id.values()), total_count=total, pages=pages, calls=tally.requests)
+
+    @staticmethod
+    def _walk(fetch: Callable[[int], Page[T]]) -> Iterator[T]:
+        offset: int | None = 0
+        while offset is not None:
+            page = fetch(offset)
+            yield from page.items
+            offset = page.next_offset
+
+    # --- one request, retried ----------------------------------------------------------------------
+
+    def _deadline(self, deadline: float | None, timeout_budget: float | None) -> float:
+        return resolve_deadline(
+            self._clock, deadline=deadline, timeout_budget=timeout_budget, default_budget=self._default_budget
+        )
+
+    def _get(
+        self,
+        operation: str,
+        path: str,
+        params: Params | None,
+        deadline: float,
+        tally: _Tally | None = None,
+    ) -> httpx.Response:
+        """A 2xx response to `GET {api}{path}`, retrying 429/5xx/transport errors within policy and deadline."""
+        url = self._api + path
+        attempts = 0
+        last: ClerkError | None = None
+        while True:
+            started = self._clock()
+            remaining = deadline - started
+            if remaining <= 0:
+                self._give_up(operation, last, attempts, "deadline")
+                raise ClerkDeadlineExceededError(
+                    "deadline passed before the request could be sent",
+                    operation=operation,
+                    status=last.status if last else None,
+                    attempts=attempts,
+                )
+            attempts += 1
+            self._count(requests=1)
+            if tally is not None:
+                tally.requests += 1
+            retry_after: float | None = None
+            try:
+                response = self._http.get(url, params=params, headers=self._headers, timeout=self._timeout(remaining))
+            except httpx.RequestError as exc:
+                # Timeouts, refused or dropped connections (a kept-alive one Clerk closed while the Lambda was
+                # frozen), corrupt bodies. Type and redacted text go into our message; the original is not
+                # chained, so a caller's logger.exception cannot print anything unredacted.
+                last = ClerkUnavailableError(
+                    redact(f"{type(exc).__name__}: {exc}", self._secret_key), operation=operation, attempts=attempts
+                )
+                failure: ClerkError = last
+            else:
+                self._metrics.add_metric("ClerkCallLatency", MetricUnit.Milliseconds, (self._clock() - started) * 1000)
+                if response.is_success:
+                    return response
+                status = response.status_code
+                if status == 429:
+                    retry_after = parse_retry_after(response.headers.get("retry-after"))
+                    self._count(rate_limited=1)
+                    self._metrics.add_metric("ClerkRateLimited", MetricUnit.Count, 1)
+                failure = last = error_for_status(
+                    status,
+                    _json_or_none(response),
+                    operation=operation,
+                    attempts=attempts,
+                    retry_after=retry_after,
+                    reason=response.reason_phrase,
+                )
+                if not is_retryable_status(status):
+                    if isinstance(failure, ClerkUnauthorizedError) and self._on_unauthorized is not None:
+                        self._on_unauthorized()
+                    raise failure
+
+            decision = self._retry.decide(
+                attempts=attempts, now=self._clock(), deadline=deadline, rng=self._rng, retry_after=retry_after
+            )
+            if decision.action == "give_up":
+                self._give_up(operation, failure, attempts, decision.reason)
+                if decision.reason == "deadline" and not isinstance(failure, ClerkRateLimitedError):
+                    raise ClerkDeadlineExceededError(
+                        f"no time left to retry: {failure.message}",
+                        operation=operation,
+                        status=failure.status,
+                        code=failure.code,
+                        attempts=attempts,
+                        trace_id=failure.trace_id,
+                    ) from None
+                raise failure from None
+            logger.warning(
+                "clerk call retrying",
+                extra={
+                    "operation": operation,
+                    "status": failure.status,
+                    "error": type(failure).__name__,
+                    "attempt": attempts,
+                    "wait_seconds": round(decision.wait, 3),
+                    "retry_after": retry_after,
+                },
+            )
+            self._metrics.add_metric("ClerkRetries", MetricUnit.Count, 1)
+            self._count(retries=1, backoff_seconds=decision.wait)
+            self._sleep(decision.wait)
+
+    def _timeout(self, remaining: float) -> httpx.Timeout:
+        """The configured timeouts, shortened so one attempt cannot outlive the deadline by much."""
+        connect = min(self._connect_timeout, remaining)
+        read = min(self._read_timeout, remaining)
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+    def _give_up(self, operation: str, failure: ClerkError | None, attempts: int, reason: str) -> None:
+        logger.error(
+            "clerk call gave up",
+            extra={
+                "operation": operation,
+                "status": failure.status if failure else None,
+                "error": type(failure).__name__ if failure else None,
+                "attempts": attempts,
+                "reason": reason,
+            },
+        )
+
+    def _count(
+        self, *, requests: int = 0, rate_limited: int = 0, retries: int = 0, backoff_seconds: float = 0.0
+    ) -> None:
+        with self._lock:
+            self._requests += requests
+            self._rate_limited += rate_limited
+            self._retries += retries
+            self._backoff_seconds += backoff_seconds
+
+
+def _segment(value: str) -> str:
+    """`value` as exactly one URL path segment, so no id can address another endpoint."""
+    # "", "." and ".." would turn `GET /users/{id}` into `GET /users` or `GET /` (URLs drop dot segments).
+    if value in ("", ".", ".."):
+        raise ValueError("id must be a non-empty string other than '.' or '..'")
+    return quote(value, safe="")
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    return limit
+
+
+def _offset(offset: int) -> int:
+    if offset < 0:
+        raise ValueError("offset must not be negative")
+    return offset
+
+
+def _json(operation: str, response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        # Not chained: JSONDecodeError keeps the whole body (maybe emails) in `.doc`.
+        raise ClerkResponseError(
+            "response body is not JSON", operation=operation, status=response.status_code
+        ) from None
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    """An error body if it is JSON; a proxy's HTML 502 is not."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _parse_model(operation: str, model: type[M], payload: Any) -> M:
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise _shape_error(operation, model, exc) from None
+
+
+def _parse_models(operation: str, model: type[M], payload: list[Any]) -> list[M]:
+    try:
+        return [model.model_validate(item) for item in payload]
+    except ValidationError as exc:
+        raise _shape_error(operation, model, exc) from None
+
+
+def _shape_error(operation: str, model: type[BaseModel], exc: ValidationError) -> ClerkResponseError:
+    # Field locations only: pydantic's own text quotes the input, which may be an email address.
+    fields = sorted({".".join(str(part) for part in error["loc"]) or "<root>" for error in exc.errors()})
+    return ClerkResponseError(
+        f"response does not fit {model.__name__} ({exc.error_count()} errors at {', '.join(fields[:5])})",
+        operation=operation,
+    )
+
+
+@lru_cache(maxsize=1)
+def get_clerk_client() -> ClerkClient:
+    """The process-wide client, built on first use so its connection is reused by warm invocations."""
+    return ClerkClient.from_settings(clerk_settings(), on_unauthorized=_forget_cached_client)
+
+
+def _forget_cached_client() -> None:
+    """After a 401/403, build the next client from freshly read settings: the key may have been rotated."""
+    # Not closed: the caller holding it may still be mid-call; its pool goes with it.
+    get_clerk_client.cache_clear()
+    clerk_settings.cache_clear()

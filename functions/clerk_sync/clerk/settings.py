@@ -1,0 +1,77 @@
+"""Settings for the Clerk Backend API client, read once per cold start.
+
+`CLERK_SECRET_KEY` comes from the environment locally, or from the JSON secret at `CLERK_SECRETS_ARN` on AWS
+(same key name), through `clerk_sync.settings.load_secrets` and its Powertools cache.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Final
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clerk_sync.clerk.retry import RetryPolicy
+from clerk_sync.settings import SecretSettings, load_secrets
+
+DEFAULT_API_URL: Final = "https://api.clerk.com"
+
+
+class ClerkSettings(BaseSettings):
+    """Where Clerk is, the key to call it with, and how patient to be."""
+
+    # hide_input_in_errors: a malformed key (say "Bearer sk_live_...") must not be quoted in the cold-start error.
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True, hide_input_in_errors=True)
+
+    clerk_secret_key: SecretStr
+    # Without /v1: the client adds the version, as Clerk's own SDKs do with CLERK_API_URL.
+    clerk_api_url: str = DEFAULT_API_URL
+    clerk_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    clerk_read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # The whole-call budget (retries and backoff included) when a caller passes no deadline of its own.
+    clerk_timeout_budget_seconds: float = Field(default=10.0, gt=0, le=900)
+    clerk_max_attempts: int = Field(default=4, ge=1, le=10)
+    clerk_backoff_base_seconds: float = Field(default=0.5, gt=0, le=60)
+    clerk_backoff_cap_seconds: float = Field(default=8.0, gt=0, le=300)
+
+    @field_validator("clerk_secret_key", mode="after")
+    @classmethod
+    def _looks_like_a_secret_key(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("sk_"):
+            raise ValueError("CLERK_SECRET_KEY must be a Clerk secret key (sk_test_... or sk_live_...)")
+        return value
+
+    @field_validator("clerk_api_url", mode="after")
+    @classmethod
+    def _base_url_without_version(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("CLERK_API_URL must be an http(s) URL, e.g. https://api.clerk.com")
+        if value.endswith("/v1"):
+            raise ValueError("CLERK_API_URL must not end in /v1: the client adds the API version")
+        return value
+
+    @model_validator(mode="after")
+    def _cap_not_below_base(self) -> ClerkSettings:
+        if self.clerk_backoff_cap_seconds < self.clerk_backoff_base_seconds:
+            raise ValueError("CLERK_BACKOFF_CAP_SECONDS must be at least CLERK_BACKOFF_BASE_SECONDS")
+        return self
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_attempts=self.clerk_max_attempts,
+            base_seconds=self.clerk_backoff_base_seconds,
+            cap_seconds=self.clerk_backoff_cap_seconds,
+        )
+
+
+@lru_cache(maxsize=1)
+def clerk_settings() -> ClerkSettings:
+    """The client's settings; the secret key from `CLERK_SECRETS_ARN` when set, else from the environment."""
+    secret_key = load_secrets(SecretSettings()).get("CLERK_SECRET_KEY")
+    if secret_key:
+        return ClerkSettings(clerk_secret_key=secret_key)
+    # CLERK_SECRET_KEY comes from the environment; a missing one fails here, naming the variable.
+    return ClerkSettings()
