@@ -1,0 +1,54 @@
+"""The HTTP API surface: functions, handlers and routes, shared by the CDK stack and the local gateway.
+
+Pure data (no aws_cdk import), so the local gateway builds exactly the routes, handlers and authorizer
+wiring that AWS gets, and the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Final, Literal, NamedTuple
+
+FunctionKey = Literal["webhook", "worker", "sync_api", "authorizer"]
+HttpMethod = Literal["GET", "POST"]
+
+# One code asset; each function is one entry point in it.
+HANDLERS: Final[MappingProxyType[FunctionKey, str]] = MappingProxyType(
+    {
+        "webhook": "clerk_sync.handlers.webhook.handler",
+        "worker": "clerk_sync.handlers.worker.handler",
+        "sync_api": "clerk_sync.handlers.sync_api.handler",
+        "authorizer": "clerk_sync.handlers.authorizer.handler",
+    }
+)
+
+# HTTP API Lambda authorizer, as API Gateway runs it: payload v2, simple {isAuthorized, context}
+# responses, cached per Authorization header value.
+AUTHORIZER_FUNCTION: Final[FunctionKey] = "authorizer"
+AUTHORIZER_IDENTITY_SOURCE: Final = "$request.header.Authorization"
+AUTHORIZER_RESPONSE_TYPE: Final = "simple"
+PAYLOAD_FORMAT_VERSION: Final = "2.0"
+
+WEBHOOK_PATH: Final = "/api/webhooks/clerk"
+
+
+class Route(NamedTuple):
+    method: HttpMethod
+    path: str  # API Gateway syntax: `{name}` is one path segment
+    function: FunctionKey
+    authorized: bool  # behind the Lambda authorizer
+
+
+ROUTES: Final[tuple[Route, ...]] = (
+    # Svix signs the body; the webhook function verifies it, so no authorizer here.
+    Route("POST", WEBHOOK_PATH, "webhook", authorized=False),
+    Route("POST", "/api/sync/user", "sync_api", authorized=True),
+    Route("POST", "/api/sync/user/organizations", "sync_api", authorized=True),
+    Route("POST", "/api/sync/user/full", "sync_api", authorized=True),
+    Route("POST", "/api/sync/user/{clerkUserId}", "sync_api", authorized=True),
+    Route("POST", "/api/sync/organization/{clerkOrgId}", "sync_api", authorized=True),
+    Route("POST", "/api/sync/organization/{clerkOrgId}/members", "sync_api", authorized=True),
+    Route("POST", "/api/sync/membership", "sync_api", authorized=True),
+    Route("GET", "/api/sync/status", "sync_api", authorized=True),
+    Route("GET", "/api/sync/jobs/{jobId}", "sync_api", authorized=True),
+)

@@ -1,0 +1,136 @@
+"""Typed per-stage configuration, read from the `stages` object in cdk.json context.
+
+`cdk synth -c stage=dev` picks one entry. Pure Python (no aws_cdk import) so it is cheap to test and a
+bad cdk.json fails before any construct is built, with an error that names the stage and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
+
+STAGE_CONTEXT_KEY: Final = "stage"
+STAGES_CONTEXT_KEY: Final = "stages"
+
+# The only values CloudWatch Logs accepts for a retention period.
+LOG_RETENTION_DAYS: Final = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+
+class StageConfigError(ValueError):
+    """cdk.json has no usable configuration for the requested stage."""
+
+
+class StageConfig(BaseModel):
+    """One deployment environment. Every field is in cdk.json; none is read from the shell."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")
+    # CloudFormation stack name; also the prefix of function, dashboard, alarm and secret names.
+    stack_name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_retention_days: int = 30
+    # "retain" keeps the table, secret, log groups and alarm key when the stack is deleted.
+    removal_policy: Literal["retain", "destroy"] = "destroy"
+
+    # Alarm notifications: an existing SNS topic (e.g. the team's paging topic), else a new topic,
+    # optionally with an e-mail subscription (confirmed by the recipient after deploy).
+    alarm_topic_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$")
+    alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # "No webhook for N hours" fires when Clerk stops delivering; None disables it (quiet dev stages).
+    webhook_silence_hours: int | None = Field(default=None, ge=1, le=24)
+    error_rate_percent: float = Field(default=5.0, gt=0, le=100)
+    # Clerk 429 responses per 5 minutes before the alarm fires (each one is retried with backoff).
+    clerk_rate_limited_threshold: int = Field(default=10, ge=1)
+
+    clerk_instance_id: str = ""
+    clerk_api_url: HttpUrl = HttpUrl("https://api.clerk.com/v1")
+    clerk_issuer: HttpUrl
+    # Origins of the frontends whose session tokens are accepted (the `azp` claim); also the API's CORS
+    # allow-list, since those frontends call /api/sync/* from the browser.
+    clerk_authorized_parties: tuple[str, ...] = Field(min_length=1)
+    # Optional PEM public key for networkless session-token verification (public, so not a secret).
+    clerk_jwt_key: str | None = None
+    admin_user_ids: tuple[str, ...] = ()
+    user_freshness_seconds: int = Field(default=3600, ge=0)
+    scrub_pii_on_delete: bool = True
+    store_private_metadata: bool = False
+
+    api_throttle_rate_limit: float = Field(default=50, gt=0)
+    api_throttle_burst_limit: int = Field(default=100, gt=0)
+    authorizer_cache_ttl_seconds: int = Field(default=60, ge=0, le=3600)
+    # The SQS event source's MaximumConcurrency: AWS accepts 2-1000. Caps Clerk API and table load.
+    worker_max_concurrency: int = Field(default=5, ge=2, le=1000)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention_is_supported(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {LOG_RETENTION_DAYS}")
+        return value
+
+    @field_validator("clerk_authorized_parties")
+    @classmethod
+    def _parties_are_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for party in value:
+            if not re.fullmatch(r"https?://[^/\s]+", party):
+                raise ValueError(f"{party!r} is not an origin like https://app.example.com (no path or slash)")
+        return value
+
+    @model_validator(mode="after")
+    def _one_alarm_target(self) -> StageConfig:
+        if self.alarm_topic_arn and self.alarm_email:
+            raise ValueError("set alarm_topic_arn or alarm_email, not both (subscribe the e-mail to the topic)")
+        return self
+
+    @property
+    def is_retained(self) -> bool:
+        return self.removal_policy == "retain"
+
+    def function_environment(self) -> dict[str, str]:
+        """The Clerk and copy settings every function reads; resource names are added by the stack."""
+        env = {
+            "CLERK_API_URL": str(self.clerk_api_url).rstrip("/"),
+            "CLERK_ISSUER": str(self.clerk_issuer).rstrip("/"),
+            "CLERK_AUTHORIZED_PARTIES": ",".join(self.clerk_authorized_parties),
+            "ADMIN_USER_IDS": ",".join(self.admin_user_ids),
+            "USER_FRESHNESS_SECONDS": str(self.user_freshness_seconds),
+            "SCRUB_PII_ON_DELETE": str(self.scrub_pii_on_delete).lower(),
+            "STORE_PRIVATE_METADATA": str(self.store_private_metadata).lower(),
+            "POWERTOOLS_LOG_LEVEL": self.log_level,
+        }
+        # Optional values are left out rather than set empty, so the code's own defaults apply.
+        if self.clerk_instance_id:
+            env["CLERK_INSTANCE_ID"] = self.clerk_instance_id
+        if self.clerk_jwt_key:
+            env["CLERK_JWT_KEY"] = self.clerk_jwt_key
+        return env
+
+
+def load_stage(stages: Any, stage: Any) -> StageConfig:
+    """The validated config of `stage` from the `stages` context object; a clear error otherwise."""
+    if not isinstance(stages, Mapping) or not stages:
+        raise StageConfigError(f"cdk.json has no '{STAGES_CONTEXT_KEY}' object in its context")
+    known = ", ".join(sorted(stages))
+    if not stage:
+        raise StageConfigError(f"no stage selected: pass -c {STAGE_CONTEXT_KEY}=<name> (one of: {known})")
+    if not isinstance(stage, str) or stage not in stages:
+        raise StageConfigError(f"unknown stage {stage!r}: cdk.json defines {known}")
+    raw = stages[stage]
+    if not isinstance(raw, Mapping):
+        raise StageConfigError(f"stage {stage!r} in cdk.json must be an object")
+    try:
+        return StageConfig.model_validate({"name": stage, **raw})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or '(stage)'}: {issue['msg']}" for issue in error.errors()
+        )
+        raise StageConfigError(f"stage {stage!r} in cdk.json is invalid: {problems}") from None

@@ -1,0 +1,129 @@
+"""HTTP API: the shared route table, the Lambda authorizer, throttling, access logs, outputs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from infra import routes
+
+if TYPE_CHECKING:
+    from conftest import Synth
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _integration_targets(synth: Synth, stage: str) -> dict[str, str]:
+    """Integration logical id -> function key it invokes."""
+    functions = synth.stacks[stage].functions.functions
+    by_function_id = {synth.logical_id(stage, fn): key for key, fn in functions.items()}
+    targets = {}
+    for logical_id, integration in synth.resources(stage, "AWS::ApiGatewayV2::Integration").items():
+        function_id = integration["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+        targets[logical_id] = by_function_id[function_id]
+    return targets
+
+
+def _authorizer(synth: Synth, stage: str) -> tuple[str, dict[str, Any]]:
+    ((logical_id, authorizer),) = synth.resources(stage, "AWS::ApiGatewayV2::Authorizer").items()
+    return logical_id, authorizer["Properties"]
+
+
+def test_route_table_module_is_pure_data() -> None:
+    code = "import sys, infra.routes; sys.exit('aws_cdk' in sys.modules or 'constructs' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False)  # noqa: S603
+    assert result.returncode == 0, "infra/routes.py must not import aws_cdk: the local gateway imports it"
+
+
+def test_route_table_has_unique_routes_and_one_unauthorized_webhook() -> None:
+    keys = [(route.method, route.path) for route in routes.ROUTES]
+    assert len(keys) == len(set(keys))
+    assert [r for r in routes.ROUTES if not r.authorized] == [
+        routes.Route("POST", "/api/webhooks/clerk", "webhook", authorized=False)
+    ]
+    assert all(r.function == "sync_api" for r in routes.ROUTES if r.authorized)
+
+
+def test_api_routes_are_exactly_the_route_table(synth: Synth, stage: str) -> None:
+    authorizer_id, _ = _authorizer(synth, stage)
+    targets = _integration_targets(synth, stage)
+    synthesized = set()
+    for route in synth.resources(stage, "AWS::ApiGatewayV2::Route").values():
+        props = route["Properties"]
+        integration_id = props["Target"]["Fn::Join"][1][1]["Ref"]
+        authorized = props["AuthorizationType"] == "CUSTOM"
+        if authorized:
+            assert props["AuthorizerId"] == {"Ref": authorizer_id}
+        else:
+            assert props["AuthorizationType"] == "NONE"
+        method, path = props["RouteKey"].split(" ", 1)
+        synthesized.add(routes.Route(method, path, targets[integration_id], authorized))  # type: ignore[arg-type]
+    assert synthesized == set(routes.ROUTES)
+
+
+def test_integrations_use_payload_v2(synth: Synth, stage: str) -> None:
+    integrations = synth.resources(stage, "AWS::ApiGatewayV2::Integration").values()
+    assert {i["Properties"]["PayloadFormatVersion"] for i in integrations} == {routes.PAYLOAD_FORMAT_VERSION}
+    assert {i["Properties"]["IntegrationType"] for i in integrations} == {"AWS_PROXY"}
+
+
+def test_authorizer_is_simple_lambda_on_authorization_header_with_stage_ttl(synth: Synth, stage: str) -> None:
+    stack = synth.stacks[stage]
+    _, props = _authorizer(synth, stage)
+    assert props["AuthorizerType"] == "REQUEST"
+    assert props["AuthorizerPayloadFormatVersion"] == "2.0"
+    assert props["EnableSimpleResponses"] is True
+    assert props["IdentitySource"] == [routes.AUTHORIZER_IDENTITY_SOURCE]
+    assert props["AuthorizerResultTtlInSeconds"] == stack.stage_config.authorizer_cache_ttl_seconds
+    uri_parts = props["AuthorizerUri"]["Fn::Join"][1]
+    assert {"Fn::GetAtt": [synth.logical_id(stage, stack.functions.authorizer), "Arn"]} in uri_parts
+
+
+def test_stage_throttles_and_writes_json_access_logs(synth: Synth, stage: str) -> None:
+    stack = synth.stacks[stage]
+    (api_stage,) = synth.resources(stage, "AWS::ApiGatewayV2::Stage").values()
+    props = api_stage["Properties"]
+    assert props["StageName"] == "$default"
+    assert props["AutoDeploy"] is True
+    assert props["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": stack.stage_config.api_throttle_burst_limit,
+        "ThrottlingRateLimit": stack.stage_config.api_throttle_rate_limit,
+    }
+    access_logs_id = synth.logical_id(stage, stack.api.access_logs)
+    assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": [access_logs_id, "Arn"]}
+    log_format = json.loads(props["AccessLogSettings"]["Format"])
+    assert log_format["requestId"] == "$context.requestId"
+    assert "authorizerError" in log_format
+    retention = synth.resources(stage, "AWS::Logs::LogGroup")[access_logs_id]["Properties"]["RetentionInDays"]
+    assert retention == stack.stage_config.log_retention_days
+
+
+def test_api_gateway_may_invoke_only_the_routed_functions(synth: Synth, stage: str) -> None:
+    stack = synth.stacks[stage]
+    allowed = {synth.logical_id(stage, stack.functions.functions[k]) for k in ("webhook", "sync_api", "authorizer")}
+    permissions = synth.resources(stage, "AWS::Lambda::Permission").values()
+    invoked = {p["Properties"]["FunctionName"]["Fn::GetAtt"][0] for p in permissions}
+    assert invoked == allowed
+    assert {p["Properties"]["Principal"] for p in permissions} == {"apigateway.amazonaws.com"}
+
+
+def test_outputs_give_api_and_webhook_urls(synth: Synth, stage: str) -> None:
+    outputs = synth.template_json(stage)["Outputs"]
+    api_id = synth.logical_id(stage, synth.stacks[stage].api.http_api)
+    assert {"Ref": api_id} in outputs["ApiUrl"]["Value"]["Fn::Join"][1]
+    assert outputs["WebhookUrl"]["Value"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": [api_id, "ApiEndpoint"]}, routes.WEBHOOK_PATH]]
+    }
+    assert {"ClerkSecretArn", "TableName", "EventQueueUrl", "DeadLetterQueueUrl", "DashboardName"} <= set(outputs)
+
+
+def test_cors_allows_the_authorized_frontends_only(synth: Synth, stage: str) -> None:
+    (api,) = synth.resources(stage, "AWS::ApiGatewayV2::Api").values()
+    cors = api["Properties"]["CorsConfiguration"]
+    assert cors["AllowOrigins"] == list(synth.stacks[stage].stage_config.clerk_authorized_parties)
+    assert sorted(cors["AllowMethods"]) == ["GET", "POST"]
+    assert sorted(cors["AllowHeaders"]) == ["authorization", "content-type"]
+    assert "*" not in json.dumps(cors)

@@ -1,0 +1,219 @@
+"""Lambda functions: runtime, one code asset and layer, environment, sizing, logs, and exact IAM grants."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from clerk_sync.resources import EVENT_QUEUE
+from infra.functions import TABLE_DATA_ACTIONS, function_specs
+from infra.routes import HANDLERS
+
+if TYPE_CHECKING:
+    from conftest import Synth
+
+SPECS = {spec.key: spec for spec in function_specs(EVENT_QUEUE.worker_timeout_seconds)}
+COMMON_ENV = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+    "CLERK_SECRETS_ARN",
+    "CLERK_API_URL",
+    "CLERK_ISSUER",
+    "CLERK_AUTHORIZED_PARTIES",
+    "ADMIN_USER_IDS",
+    "USER_FRESHNESS_SECONDS",
+    "SCRUB_PII_ON_DELETE",
+    "STORE_PRIVATE_METADATA",
+}
+CONSUME_ACTIONS = (
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ReceiveMessage",
+)
+
+
+def _function(synth: Synth, stage: str, key: str) -> dict[str, Any]:
+    return synth.resource(stage, synth.stacks[stage].functions.functions[key])
+
+
+def _statement_set(statements: list[dict[str, Any]]) -> set[tuple[str, frozenset[str], str]]:
+    """Statements as comparable values: effect, actions, resources (order-insensitive)."""
+    normalized = set()
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        normalized.add(
+            (
+                statement["Effect"],
+                frozenset(actions),
+                json.dumps(sorted(json.dumps(r, sort_keys=True) for r in resources)),
+            )
+        )
+    return normalized
+
+
+def _role_statements(synth: Synth, stage: str, key: str) -> list[dict[str, Any]]:
+    function = _function(synth, stage, key)
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements: list[dict[str, Any]] = []
+    for policy in synth.resources(stage, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def _arn(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def test_every_handler_has_one_function(synth: Synth, stage: str) -> None:
+    functions = synth.resources(stage, "AWS::Lambda::Function")
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(HANDLERS.values())
+    for key, handler in HANDLERS.items():
+        assert _function(synth, stage, key)["Properties"]["Handler"] == handler
+
+
+def test_functions_run_python_3_14_on_arm64_with_one_code_asset_and_layer(synth: Synth, stage: str) -> None:
+    functions = list(synth.resources(stage, "AWS::Lambda::Function").values())
+    (layer_id,) = synth.resources(stage, "AWS::Lambda::LayerVersion")
+    assert {f["Properties"]["Runtime"] for f in functions} == {"python3.14"}
+    assert {tuple(f["Properties"]["Architectures"]) for f in functions} == {("arm64",)}
+    assert len({f["Properties"]["Code"]["S3Key"] for f in functions}) == 1
+    assert all(f["Properties"]["Layers"] == [{"Ref": layer_id}] for f in functions)
+    layer = synth.resources(stage, "AWS::Lambda::LayerVersion")[layer_id]["Properties"]
+    assert layer["CompatibleRuntimes"] == ["python3.14"]
+    assert layer["CompatibleArchitectures"] == ["arm64"]
+
+
+def test_code_asset_is_functions_dir_without_bytecode(synth: Synth) -> None:
+    s3_key = _function(synth, "dev", "worker")["Properties"]["Code"]["S3Key"]
+    asset = synth.outdir / f"asset.{s3_key.removesuffix('.zip')}"
+    assert (asset / "clerk_sync" / "keys.py").is_file()
+    assert not list(asset.rglob("__pycache__"))
+    assert not list(asset.rglob("*.pyc"))
+
+
+def test_layer_asset_excludes_build_stamp(synth: Synth, stub_layer: Path) -> None:
+    (layer,) = synth.resources("dev", "AWS::Lambda::LayerVersion").values()
+    asset = synth.outdir / f"asset.{layer['Properties']['Content']['S3Key'].removesuffix('.zip')}"
+    assert (asset / "python" / "stub_dependency.py").is_file()
+    assert (stub_layer / ".stamp").exists()
+    assert not (asset / ".stamp").exists()
+
+
+def test_function_sizes_fit_their_callers(synth: Synth, stage: str) -> None:
+    for key, spec in SPECS.items():
+        props = _function(synth, stage, key)["Properties"]
+        assert props["MemorySize"] == spec.memory_mb
+        assert props["Timeout"] == spec.timeout_seconds
+    # Svix expects a 2xx within 15 s; HTTP API integrations end at 30 s.
+    assert SPECS["webhook"].timeout_seconds < 15
+    assert SPECS["sync_api"].timeout_seconds < 30
+    assert SPECS["authorizer"].timeout_seconds <= 10
+    assert SPECS["worker"].timeout_seconds == EVENT_QUEUE.worker_timeout_seconds
+
+
+def test_function_environment_has_exactly_what_each_function_reads(synth: Synth, stage: str) -> None:
+    config = synth.stacks[stage].stage_config
+    for key, spec in SPECS.items():
+        env = _function(synth, stage, key)["Properties"]["Environment"]["Variables"]
+        expected = set(COMMON_ENV)
+        expected |= {"TABLE_NAME"} if spec.table else set()
+        expected |= {"EVENTS_QUEUE_URL"} if spec.send else set()
+        expected |= {"CLERK_INSTANCE_ID"} if config.clerk_instance_id else set()
+        expected |= {"CLERK_JWT_KEY"} if config.clerk_jwt_key else set()
+        assert set(env) == expected, key
+        assert env["POWERTOOLS_SERVICE_NAME"] == "clerk-sync"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ClerkSync"
+        assert env["POWERTOOLS_LOG_LEVEL"] == config.log_level
+        assert env["CLERK_AUTHORIZED_PARTIES"] == ",".join(config.clerk_authorized_parties)
+        assert env["USER_FRESHNESS_SECONDS"] == str(config.user_freshness_seconds)
+
+
+def test_functions_log_to_own_group_with_stage_retention(synth: Synth, stage: str) -> None:
+    config = synth.stacks[stage].stage_config
+    log_groups = synth.resources(stage, "AWS::Logs::LogGroup")
+    for key in SPECS:
+        group_id = _function(synth, stage, key)["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        group = log_groups[group_id]
+        assert group["Properties"]["RetentionInDays"] == config.log_retention_days
+        assert group["DeletionPolicy"] == ("Retain" if config.is_retained else "Delete")
+
+
+def test_worker_event_source_uses_partial_batch_responses_and_max_concurrency(synth: Synth, stage: str) -> None:
+    stack = synth.stacks[stage]
+    (mapping,) = synth.resources(stage, "AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"] == {
+        "BatchSize": EVENT_QUEUE.batch_size,
+        "EventSourceArn": _arn(synth.logical_id(stage, stack.events.queue)),
+        "FunctionName": {"Ref": synth.logical_id(stage, stack.functions.worker)},
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        "MaximumBatchingWindowInSeconds": EVENT_QUEUE.batching_window_seconds,
+        "ScalingConfig": {"MaximumConcurrency": stack.stage_config.worker_max_concurrency},
+        "Tags": mapping["Properties"]["Tags"],
+    }
+
+
+@pytest.mark.parametrize("key", sorted(SPECS))
+def test_function_role_has_exactly_its_grants(synth: Synth, stage: str, key: str) -> None:
+    stack = synth.stacks[stage]
+    spec = SPECS[key]
+    table_arn = _arn(synth.logical_id(stage, stack.table.table))
+    queue_arn = _arn(synth.logical_id(stage, stack.events.queue))
+    expected = [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": _arn(synth.logical_id(stage, stack.functions.log_groups[key])),
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+            "Resource": {"Ref": synth.logical_id(stage, stack.secret)},
+        },
+    ]
+    if spec.table:
+        expected.append(
+            {
+                "Effect": "Allow",
+                "Action": list(TABLE_DATA_ACTIONS),
+                "Resource": [table_arn, {"Fn::Join": ["", [table_arn, "/index/GSI1"]]}],
+            }
+        )
+    if spec.send:
+        expected.append({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn})
+    if spec.consume:
+        expected.append({"Effect": "Allow", "Action": list(CONSUME_ACTIONS), "Resource": queue_arn})
+    assert _statement_set(_role_statements(synth, stage, key)) == _statement_set(expected)
+
+
+def test_least_privilege_matrix_matches_the_design() -> None:
+    grants = {key: (spec.table, spec.send, spec.consume) for key, spec in SPECS.items()}
+    assert grants == {
+        "webhook": (False, True, False),
+        "worker": (True, False, True),
+        "sync_api": (True, True, False),
+        "authorizer": (True, True, False),
+    }
+
+
+def test_roles_have_no_managed_policies_and_trust_only_lambda(synth: Synth, stage: str) -> None:
+    for role in synth.resources(stage, "AWS::IAM::Role").values():
+        props = role["Properties"]
+        assert "ManagedPolicyArns" not in props
+        assert "Policies" not in props
+        (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+
+
+def test_no_iam_policy_uses_wildcards(synth: Synth, stage: str) -> None:
+    for policy in synth.resources(stage, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert "*" not in json.dumps(statement["Resource"]), statement
+            assert "*" not in json.dumps(statement["Action"]), statement

@@ -1,0 +1,199 @@
+"""Alarms notify one encrypted SNS topic; the dashboard graphs every metric the code emits."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+from infra.observability import EVENT_OUTCOMES, SYNC_TRIGGERS, search_expression
+
+if TYPE_CHECKING:
+    from conftest import Synth
+
+# The metric contract with functions/ (namespace ClerkSync, dimension service=clerk-sync).
+EMITTED_METRICS = (
+    "WebhookReceived",
+    "WebhookRejected",
+    "WebhookIgnored",
+    "WebhookEnqueued",
+    "EventProcessed",
+    "EventFailed",
+    "EventLag",
+    "ProcessingTime",
+    "DynamoDBLatency",
+    "ClerkCallLatency",
+    "ClerkRateLimited",
+    "ClerkRetries",
+    "SyncSucceeded",
+    "SyncFailed",
+    "AuthorizerLatency",
+    "AuthorizerDenied",
+)
+ALWAYS_ALARMS = {
+    "dlq-not-empty",
+    "oldest-event-age",
+    "webhook-error-rate",
+    "worker-error-rate",
+    "sync-api-error-rate",
+    "authorizer-error-rate",
+    "api-5xx-rate",
+    "sync-failure-rate",
+    "event-failures",
+    "clerk-rate-limited",
+}
+
+
+def _alarms(synth: Synth, stage: str) -> dict[str, dict[str, Any]]:
+    """Alarm properties by the key after the stage prefix in the alarm name."""
+    prefix = synth.stacks[stage].stage_config.stack_name + "-"
+    return {
+        alarm["Properties"]["AlarmName"].removeprefix(prefix): alarm["Properties"]
+        for alarm in synth.resources(stage, "AWS::CloudWatch::Alarm").values()
+    }
+
+
+def _single_metric(alarm: dict[str, Any]) -> dict[str, Any]:
+    """Namespace, MetricName, Dimensions, Stat, Period of a one-metric alarm, whichever form CDK chose."""
+    if "MetricName" in alarm:
+        return {k: alarm.get(k) for k in ("Namespace", "MetricName", "Dimensions", "Period")} | {
+            "Stat": alarm["Statistic"]
+        }
+    (query,) = alarm["Metrics"]
+    stat = query["MetricStat"]
+    return {**stat["Metric"], "Stat": stat["Stat"], "Period": stat["Period"]}
+
+
+def _dashboard_body(synth: Synth, stage: str) -> dict[str, Any]:
+    (dashboard,) = synth.resources(stage, "AWS::CloudWatch::Dashboard").values()
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    # Tokens (region, queue names) become placeholders; only the JSON shape and names matter here.
+    text = "".join(part if isinstance(part, str) else "TOKEN" for part in parts)
+    body: dict[str, Any] = json.loads(text)
+    return body
+
+
+def test_alarm_set_per_stage(synth: Synth) -> None:
+    assert set(_alarms(synth, "dev")) == ALWAYS_ALARMS
+    assert set(_alarms(synth, "prod")) == ALWAYS_ALARMS | {"no-webhooks"}
+
+
+def test_every_alarm_notifies_the_topic_on_alarm_and_ok(synth: Synth, stage: str) -> None:
+    topic_ref = {"Ref": synth.logical_id(stage, synth.stacks[stage].observability.topic)}
+    for name, alarm in _alarms(synth, stage).items():
+        assert alarm["AlarmActions"] == [topic_ref], name
+        assert alarm["OKActions"] == [topic_ref], name
+        assert alarm["AlarmDescription"], name
+
+
+def test_dlq_not_empty_alarm_fires_on_one_message(synth: Synth, stage: str) -> None:
+    alarm = _alarms(synth, stage)["dlq-not-empty"]
+    dlq_id = synth.logical_id(stage, synth.stacks[stage].events.dlq)
+    metric = _single_metric(alarm)
+    assert metric["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert metric["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["Threshold"] == 1
+
+
+def test_oldest_message_alarm_fires_after_five_minutes(synth: Synth, stage: str) -> None:
+    alarm = _alarms(synth, stage)["oldest-event-age"]
+    queue_id = synth.logical_id(stage, synth.stacks[stage].events.queue)
+    metric = _single_metric(alarm)
+    assert metric["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert metric["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue_id, "QueueName"]}}]
+    assert metric["Stat"] == "Maximum"
+    assert alarm["Threshold"] == 300
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_error_rate_alarms_use_stage_threshold(synth: Synth, stage: str) -> None:
+    threshold = synth.stacks[stage].stage_config.error_rate_percent
+    alarms = _alarms(synth, stage)
+    for name in ("webhook-error-rate", "worker-error-rate", "sync-api-error-rate", "authorizer-error-rate"):
+        alarm = alarms[name]
+        assert alarm["Threshold"] == threshold
+        expression = next(m for m in alarm["Metrics"] if "Expression" in m)
+        assert expression["Expression"] == "IF(invocations > 0, 100 * errors / invocations, 0)"
+        metric_names = {m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m}
+        assert metric_names == {"Errors", "Invocations"}
+    sync_metrics = {
+        (m["MetricStat"]["Metric"]["MetricName"], json.dumps(m["MetricStat"]["Metric"]["Dimensions"]))
+        for m in alarms["sync-failure-rate"]["Metrics"]
+        if "MetricStat" in m
+    }
+    assert len(sync_metrics) == 2 * len(SYNC_TRIGGERS)
+
+
+def test_clerk_rate_limit_alarm_counts_429s_with_exact_dimensions(synth: Synth, stage: str) -> None:
+    alarm = _alarms(synth, stage)["clerk-rate-limited"]
+    assert _single_metric(alarm) == {
+        "Namespace": "ClerkSync",
+        "MetricName": "ClerkRateLimited",
+        "Dimensions": [{"Name": "service", "Value": "clerk-sync"}],
+        "Stat": "Sum",
+        "Period": 300,
+    }
+    assert alarm["Threshold"] == synth.stacks[stage].stage_config.clerk_rate_limited_threshold
+
+
+def test_no_webhooks_alarm_treats_silence_as_breaching(synth: Synth) -> None:
+    hours = synth.stacks["prod"].stage_config.webhook_silence_hours
+    alarm = _alarms(synth, "prod")["no-webhooks"]
+    assert _single_metric(alarm) == {
+        "Namespace": "ClerkSync",
+        "MetricName": "WebhookReceived",
+        "Dimensions": [{"Name": "service", "Value": "clerk-sync"}],
+        "Stat": "Sum",
+        "Period": 3600,
+    }
+    assert alarm["EvaluationPeriods"] == hours
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+    assert alarm["Threshold"] == 1
+    assert alarm["TreatMissingData"] == "breaching"
+
+
+def test_alarm_topic_is_kms_encrypted_tls_only_and_cloudwatch_can_publish(synth: Synth, stage: str) -> None:
+    (topic,) = synth.resources(stage, "AWS::SNS::Topic").values()
+    (key_id,) = synth.resources(stage, "AWS::KMS::Key")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    key = synth.resources(stage, "AWS::KMS::Key")[key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    assert any(s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} for s in key["KeyPolicy"]["Statement"])
+    (policy,) = synth.resources(stage, "AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    tls_only = {"Bool": {"aws:SecureTransport": "false"}}
+    assert any(s["Effect"] == "Deny" and s.get("Condition") == tls_only for s in statements)
+    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in statements)
+
+
+def test_prod_alarm_email_is_subscribed(synth: Synth) -> None:
+    email = synth.stacks["prod"].stage_config.alarm_email
+    (subscription,) = synth.resources("prod", "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert subscription["Properties"]["Endpoint"] == email
+    assert not synth.resources("dev", "AWS::SNS::Subscription")
+
+
+def test_dashboard_graphs_every_emitted_metric(synth: Synth, stage: str) -> None:
+    text = json.dumps(_dashboard_body(synth, stage))
+    for metric in EMITTED_METRICS:
+        assert metric in text, metric
+    for outcome in EVENT_OUTCOMES:
+        assert f'Outcome=\\"{outcome}\\"' in text
+    for queue_metric in ("ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"):
+        assert queue_metric in text
+    for lambda_metric in ("Errors", "Throttles", "Duration"):
+        assert lambda_metric in text
+
+
+def test_dashboard_searches_use_exact_emf_dimension_sets(synth: Synth, stage: str) -> None:
+    text = json.dumps(_dashboard_body(synth, stage))
+    searches = set(re.findall(r"\{ClerkSync,[A-Za-z,]+\}", text))
+    assert searches == {
+        "{ClerkSync,Reason,service}",
+        "{ClerkSync,EventType,Outcome,service}",
+    }
+    assert search_expression("WebhookRejected", ["Reason"]) == (
+        "SEARCH('{ClerkSync,Reason,service} MetricName=\"WebhookRejected\" service=\"clerk-sync\"', 'Sum', 300)"
+    )

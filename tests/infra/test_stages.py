@@ -1,0 +1,138 @@
+"""Stage selection and validation: a missing, unknown or malformed stage is a clear error at synth time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.stages import StageConfig, StageConfigError, load_stage
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cdk_json_stages() -> dict[str, Any]:
+    stages: dict[str, Any] = json.loads((ROOT / "cdk.json").read_text())["context"]["stages"]
+    return stages
+
+
+def test_cdk_json_stages_all_validate() -> None:
+    stages = _cdk_json_stages()
+    assert {"dev", "prod"} <= set(stages)
+    for name in stages:
+        assert load_stage(stages, name).name == name
+
+
+def test_prod_stage_retains_data_and_alarms_on_silence() -> None:
+    prod = load_stage(_cdk_json_stages(), "prod")
+    dev = load_stage(_cdk_json_stages(), "dev")
+    assert prod.is_retained
+    assert not dev.is_retained
+    assert prod.webhook_silence_hours is not None
+    assert prod.log_level == "INFO"
+
+
+@pytest.mark.parametrize("stage", [None, ""])
+def test_load_stage_missing_stage_names_the_flag_and_choices(stage: str | None) -> None:
+    with pytest.raises(StageConfigError, match=r"no stage selected: pass -c stage=<name> \(one of: dev, prod\)"):
+        load_stage(_cdk_json_stages(), stage)
+
+
+def test_load_stage_unknown_stage_lists_known_stages() -> None:
+    with pytest.raises(StageConfigError, match=r"unknown stage 'staging': cdk.json defines dev, prod"):
+        load_stage(_cdk_json_stages(), "staging")
+
+
+def test_load_stage_without_stages_object_says_so() -> None:
+    with pytest.raises(StageConfigError, match="no 'stages' object"):
+        load_stage(None, "dev")
+
+
+def test_load_stage_invalid_field_names_stage_and_field() -> None:
+    stages = _cdk_json_stages()
+    broken = {"dev": {**stages["dev"], "log_retention_days": 10, "worker_max_concurrency": 1}}
+    with pytest.raises(StageConfigError) as raised:
+        load_stage(broken, "dev")
+    message = str(raised.value)
+    assert message.startswith("stage 'dev' in cdk.json is invalid")
+    assert "log_retention_days" in message
+    assert "worker_max_concurrency" in message
+
+
+def test_load_stage_unknown_field_is_rejected() -> None:
+    stages = _cdk_json_stages()
+    with pytest.raises(StageConfigError, match="log_levle"):
+        load_stage({"dev": {**stages["dev"], "log_levle": "INFO"}}, "dev")
+
+
+def test_load_stage_authorized_party_must_be_an_origin() -> None:
+    stages = _cdk_json_stages()
+    with pytest.raises(StageConfigError, match=r"clerk_authorized_parties.*not an origin"):
+        load_stage({"dev": {**stages["dev"], "clerk_authorized_parties": ["https://app.example.com/"]}}, "dev")
+
+
+def test_load_stage_topic_and_email_together_is_rejected() -> None:
+    stages = _cdk_json_stages()
+    both = {
+        **stages["prod"],
+        "alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:pager",
+        "alarm_email": "ops@example.com",
+    }
+    with pytest.raises(StageConfigError, match="alarm_topic_arn or alarm_email, not both"):
+        load_stage({"prod": both}, "prod")
+
+
+def test_function_environment_joins_lists_and_omits_unset_optionals() -> None:
+    stage = StageConfig.model_validate(
+        {
+            "name": "t",
+            "stack_name": "clerk-sync-t",
+            "clerk_issuer": "https://clerk.example.com/",
+            "clerk_authorized_parties": ["https://a.example.com", "https://b.example.com"],
+            "admin_user_ids": ["user_1", "user_2"],
+            "log_level": "WARNING",
+        }
+    )
+    env = stage.function_environment()
+    assert env["CLERK_AUTHORIZED_PARTIES"] == "https://a.example.com,https://b.example.com"
+    assert env["ADMIN_USER_IDS"] == "user_1,user_2"
+    assert env["CLERK_ISSUER"] == "https://clerk.example.com"
+    assert env["CLERK_API_URL"] == "https://api.clerk.com/v1"
+    assert env["POWERTOOLS_LOG_LEVEL"] == "WARNING"
+    assert env["SCRUB_PII_ON_DELETE"] == "true"
+    assert env["STORE_PRIVATE_METADATA"] == "false"
+    assert "CLERK_JWT_KEY" not in env
+    assert "CLERK_INSTANCE_ID" not in env
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [({}, "no stage selected"), ({"stage": "staging"}, "unknown stage 'staging'")],
+)
+def test_build_bad_stage_raises_before_any_construct(context: dict[str, str], expected: str) -> None:
+    import app as entry
+
+    cdk_app = entry.create_app(context=context)
+    with pytest.raises(StageConfigError, match=expected):
+        entry.build(cdk_app)
+    assert not cdk_app.node.children
+
+
+def test_app_entry_point_without_stage_exits_with_clear_error(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CDK_CONTEXT_JSON": "{}",
+        "CDK_OUTDIR": str(tmp_path),
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+    result = subprocess.run(  # noqa: S603  # our own interpreter and entry point
+        [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert "error: no stage selected: pass -c stage=<name> (one of: dev, prod)" in result.stderr
+    assert "Traceback" not in result.stderr
