@@ -50,14 +50,22 @@ class ItemPolicy:
     store_private_metadata: bool = False
 
 
-# Fields Clerk changes without bumping `updated_at`; they are stored but do not take part in the
-# equal-version comparison, or every membership change would look like a conflicting org update.
-VOLATILE_FIELDS = frozenset({"members_count", "last_active_at"})
+# Fields Clerk changes without bumping `updated_at`: an org's members_count when memberships change, a
+# membership's public_user_data when its user edits their profile, a user's last_active_at. They are
+# stored as last seen but take no part in the equal-version comparison, or each such change would look
+# like a conflicting update (docs/decisions/0003). The user record itself has the current names.
+VOLATILE_FIELDS = frozenset({"members_count", "last_active_at", "public_user_data"})
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
 def to_dynamo_value(value: Any) -> Any:
-    """JSON-shaped data with floats as Decimal, which is what DynamoDB's serializer accepts."""
-    return json.loads(json.dumps(value), parse_float=Decimal)
+    """JSON-shaped data with floats as Decimal, which is what DynamoDB's serializer accepts (and returns)."""
+    return json.loads(json.dumps(value, default=_number), parse_float=Decimal)
 
 
 def content_hash(fields: dict[str, Any]) -> str:

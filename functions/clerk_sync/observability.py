@@ -7,6 +7,8 @@ Helper modules use `logging.getLogger(__name__)`-style child loggers via `child_
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "clerk-sync"
 NAMESPACE = "ClerkSync"
@@ -15,6 +17,16 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 
-def child_logger(module: str) -> Logger:
+def child_logger() -> Logger:
     """A logger for helper modules that shares the handler's keys (correlation id, svix_id)."""
-    return Logger(service=SERVICE, child=True, logger_name=f"{SERVICE}.{module.rsplit('.', 1)[-1]}")
+    return Logger(service=SERVICE, child=True)
+
+
+def count(name: str, **dimensions: str) -> None:
+    """One count with its own dimensions (e.g. Outcome), kept apart from the handler's shared metric set."""
+    # single_metric prints even when POWERTOOLS_METRICS_DISABLED is set; honour the switch here.
+    if is_metrics_disabled():
+        return
+    with single_metric(name, MetricUnit.Count, 1, namespace=NAMESPACE) as metric:
+        for dimension, value in dimensions.items():
+            metric.add_dimension(dimension, value)

@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 
 from clerk_sync import keys
+from clerk_sync.handlers import worker
+from clerk_sync_local.lambda_events import response_json
+from clerk_sync_local.poller import SqsPoller
 from tests.support.clerk_payloads import EVENT_TYPES, example
-from tests.support.lambda_events import response_json
 from tests.support.pipeline import drain, post_webhook
 
 MEMBER_ORG = "org_2g7np7Hrk0SN6kj5EDMLDaKNL0S"
@@ -25,8 +27,9 @@ def _deliver(aws: Any, event_type: str, msg_id: str) -> dict[str, Any]:
     response = post_webhook(example(event_type), msg_id=msg_id)
     assert response["statusCode"] == 202, response
     assert response_json(response) == {"status": "queued", "svix_id": msg_id}
-    answers = drain(aws)
-    assert answers == [{"batchItemFailures": []}]
+    poller = SqsPoller(aws.sqs, aws.resources.queue_url, worker.handler)
+    assert poller.drain() == 1
+    assert (poller.stats.succeeded, poller.stats.failed) == (1, 0)
     return _only_item(aws)
 
 
@@ -117,8 +120,9 @@ def test_pipeline_membership_deleted_leaves_unlisted_tombstone(aws: Any) -> None
 def test_pipeline_all_nine_examples_in_order_converge(aws: Any) -> None:
     for number, event_type in enumerate(EVENT_TYPES):
         assert post_webhook(example(event_type), msg_id=f"msg_all_{number}")["statusCode"] == 202
-    answers = drain(aws)
-    assert all(answer == {"batchItemFailures": []} for answer in answers)
+    poller = SqsPoller(aws.sqs, aws.resources.queue_url, worker.handler)
+    poller.drain()
+    assert (poller.stats.succeeded, poller.stats.failed) == (len(EVENT_TYPES), 0)
     by_key = {(item[keys.PK], item[keys.SK]): item for item in aws.items()}
     assert by_key[("USER#user_29w83sxmDNGwOuEthce5gg56FcC", "PROFILE")]["deleted"] is False
     assert by_key[("USER#user_2g7np7Hrk0SN6kj5EDMLDaKNL0S", "PROFILE")]["deleted"] is True

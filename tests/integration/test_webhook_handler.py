@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from clerk_sync.handlers import webhook
+from clerk_sync_local.lambda_events import LocalLambdaContext, http_event, response_json
 from tests.support.clerk_payloads import example
-from tests.support.lambda_events import FakeLambdaContext, http_event, response_json
 from tests.support.signing import OTHER_SECRET, TEST_SECRET, signed, svix_headers
 
 
 def _call(body: bytes, headers: dict[str, str], **kwargs: Any) -> dict[str, Any]:
-    response: dict[str, Any] = webhook.handler(http_event(body, headers, **kwargs), FakeLambdaContext())
+    response: dict[str, Any] = webhook.handler(http_event(body, headers, **kwargs), LocalLambdaContext())
     return response
 
 
@@ -161,7 +161,7 @@ def test_webhook_signature_header_with_several_entries_matches_any(aws: Any) -> 
 def test_webhook_invalid_base64_is_400(aws: Any) -> None:
     event = http_event(b"{}", svix_headers("{}"))
     event.update({"body": "***not base64***", "isBase64Encoded": True})
-    assert webhook.handler(event, FakeLambdaContext())["statusCode"] == 400
+    assert webhook.handler(event, LocalLambdaContext())["statusCode"] == 400
     _assert_nothing_written(aws)
 
 

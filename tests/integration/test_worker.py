@@ -9,8 +9,8 @@ import pytest
 
 from clerk_sync import keys, resources
 from clerk_sync.handlers import worker
+from clerk_sync_local.lambda_events import LocalLambdaContext, sqs_event
 from tests.support.clerk_payloads import envelope, example, user_data
-from tests.support.lambda_events import FakeLambdaContext, sqs_event
 from tests.support.pipeline import drain, post_webhook
 
 
@@ -33,7 +33,7 @@ def test_worker_poison_record_fails_alone(aws: Any) -> None:
 
     messages = aws.receive()
     assert len(messages) == 5
-    answer = worker.handler(sqs_event(messages), FakeLambdaContext())
+    answer = worker.handler(sqs_event(messages), LocalLambdaContext())
     failed = {failure["itemIdentifier"] for failure in answer["batchItemFailures"]}
     poison = {m["MessageId"] for m in messages if "user_good" not in m["Body"]}
     assert failed == poison

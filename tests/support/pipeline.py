@@ -6,7 +6,8 @@ import itertools
 from typing import Any
 
 from clerk_sync.handlers import webhook, worker
-from tests.support.lambda_events import FakeLambdaContext, http_event, sqs_event
+from clerk_sync_local.lambda_events import LocalLambdaContext, http_event
+from clerk_sync_local.poller import SqsPoller
 from tests.support.signing import signed
 
 _ids = itertools.count(1)
@@ -14,26 +15,10 @@ _ids = itertools.count(1)
 
 def post_webhook(payload: dict[str, Any], *, msg_id: str | None = None, **sign: Any) -> dict[str, Any]:
     body, headers = signed(payload, msg_id=msg_id or f"msg_{next(_ids):06d}", **sign)
-    response: dict[str, Any] = webhook.handler(http_event(body, headers), FakeLambdaContext())
+    response: dict[str, Any] = webhook.handler(http_event(body, headers), LocalLambdaContext())
     return response
 
 
-def drain(aws: Any, *, max_batches: int = 100) -> list[dict[str, Any]]:
-    """Runs the worker over the queue until it is empty; deletes what succeeded, returns each batch's answer."""
-    answers = []
-    for _ in range(max_batches):
-        messages = aws.receive()
-        if not messages:
-            break
-        answer = worker.handler(sqs_event(messages), FakeLambdaContext())
-        failed = {failure["itemIdentifier"] for failure in answer["batchItemFailures"]}
-        for message in messages:
-            if message["MessageId"] not in failed:
-                aws.sqs.delete_message(QueueUrl=aws.resources.queue_url, ReceiptHandle=message["ReceiptHandle"])
-            else:
-                # Make it visible again at once, as the end of its visibility timeout would.
-                aws.sqs.change_message_visibility(
-                    QueueUrl=aws.resources.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-        answers.append(answer)
-    return answers
+def drain(aws: Any, *, max_batches: int = 100) -> int:
+    """Runs the worker over the queue until a receive comes back empty; returns the batches handled."""
+    return SqsPoller(aws.sqs, aws.resources.queue_url, worker.handler).drain(max_batches)

@@ -51,7 +51,7 @@ from clerk_sync.observability import metrics as default_metrics
 
 MAX_PAGE_SIZE: Final = 500
 
-logger = child_logger(__name__)
+logger = child_logger()
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")

@@ -7,21 +7,16 @@ import binascii
 import json
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from clerk_sync.intake import IntakeResult
-from clerk_sync.observability import NAMESPACE, logger, metrics
+from clerk_sync.observability import count, logger, metrics
 from clerk_sync.wiring import webhook_intake
 
 
 def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"content-type": "application/json"}, "body": json.dumps(body)}
-
-
-def _count(name: str, reason: str) -> None:
-    with single_metric(name, MetricUnit.Count, 1, namespace=NAMESPACE) as metric:
-        metric.add_dimension("Reason", reason)
 
 
 def _record(result: IntakeResult) -> None:
@@ -32,14 +27,14 @@ def _record(result: IntakeResult) -> None:
         metrics.add_metric("WebhookEnqueued", MetricUnit.Count, 1)
         logger.info("webhook enqueued", extra=fields)
     elif result.reason.startswith("ignored"):
-        _count("WebhookIgnored", result.reason)
+        count("WebhookIgnored", Reason=result.reason)
         log = logger.warning if result.reason == "ignored_instance" else logger.info
         log("webhook ignored", extra=fields)
     elif result.status >= 500:
-        _count("WebhookRejected", result.reason)
+        count("WebhookRejected", Reason=result.reason)
         logger.error("webhook not enqueued", extra=fields)
     else:
-        _count("WebhookRejected", result.reason)
+        count("WebhookRejected", Reason=result.reason)
         logger.info("webhook rejected", extra=fields)
 
 
@@ -51,7 +46,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         body = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode()
     except (binascii.Error, ValueError):
-        _count("WebhookRejected", "malformed_body")
+        count("WebhookRejected", Reason="malformed_body")
         return _response(400, {"error": {"code": "malformed_body", "message": "body is not valid base64"}})
     result = webhook_intake().receive(body, event.get("headers") or {})
     _record(result)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from clerk_sync.aws import dynamodb_meter
 from clerk_sync.messages import QueuedEvent
 from clerk_sync.models import Envelope
-from clerk_sync.observability import NAMESPACE, logger, metrics
+from clerk_sync.observability import count, logger, metrics
 from clerk_sync.wiring import sync_service
 
 # Report every failed record, even when all failed, instead of raising: SQS handles both the same, and
@@ -53,9 +53,7 @@ def record_handler(record: SQSRecord) -> None:
         raise
 
     elapsed_ms = (time.perf_counter() - started) * 1000
-    with single_metric("EventProcessed", MetricUnit.Count, 1, namespace=NAMESPACE) as metric:
-        metric.add_dimension("EventType", envelope.type)
-        metric.add_dimension("Outcome", result.outcome.value)
+    count("EventProcessed", EventType=envelope.type, Outcome=result.outcome.value)
     metrics.add_metric("ProcessingTime", MetricUnit.Milliseconds, elapsed_ms)
     metrics.add_metric("DynamoDBLatency", MetricUnit.Milliseconds, dynamodb_meter.total_ms)
     if envelope.timestamp:

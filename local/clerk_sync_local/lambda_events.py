@@ -1,4 +1,7 @@
-"""Lambda invocation inputs as AWS sends them: API Gateway HTTP API v2 events, SQS batches, a context."""
+"""Lambda invocation inputs as AWS sends them: API Gateway HTTP API v2 events, SQS batches, a context.
+
+The local stack and the tests call the real handlers with these.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,11 @@ from typing import Any
 
 
 @dataclass
-class FakeLambdaContext:
-    function_name: str = "clerk-sync-test"
+class LocalLambdaContext:
+    function_name: str = "clerk-sync-local"
     memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:clerk-sync-test"
-    aws_request_id: str = "req-test"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:clerk-sync-local"
+    aws_request_id: str = "req-local"
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
@@ -31,7 +34,7 @@ def http_event(
         "headers": {name.lower(): value for name, value in headers.items()},
         "requestContext": {
             "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
-            "requestId": "req-test",
+            "requestId": "req-local",
             "routeKey": f"POST {path}",
             "stage": "$default",
         },
