@@ -33,6 +33,11 @@ class Entity(StrEnum):
     MEMBERSHIP = "membership"
 
 
+# Bookkeeping items that are not Clerk data: export, status and convergence checks skip them.
+SYNC_STATE_ENTITY = "sync_state"
+JOB_ENTITY = "job"
+
+
 @dataclass(frozen=True)
 class WriteContext:
     """Who is writing and why: stamped on every item written."""
@@ -149,6 +154,20 @@ def provisional_user_item(user_id: str, fields: dict[str, Any], ctx: WriteContex
     return {**item, "provisional": True}
 
 
+def provisional_organization_item(org_id: str, slug: str | None, ctx: WriteContext) -> dict[str, Any]:
+    """The active organization of a session token, held until Clerk can be asked; version 0."""
+    fields = {"org_id": org_id, "slug": slug, "name": slug or org_id}
+    item = _item(keys.org_key(org_id), Entity.ORGANIZATION, 0, fields, ctx)
+    return {**item, "provisional": True}
+
+
+def provisional_membership_item(org_id: str, user_id: str, role: str, ctx: WriteContext) -> dict[str, Any]:
+    """A membership known only from a verified token or a caller's word while Clerk is unreachable; version 0."""
+    fields = {"org_id": org_id, "user_id": user_id, "role": role}
+    item = _item(keys.membership_key(org_id, user_id), Entity.MEMBERSHIP, 0, fields, ctx)
+    return {**item, **keys.membership_index_key(org_id, user_id), "provisional": True}
+
+
 def tombstone_item(
     key: dict[str, str], entity: Entity, id_fields: dict[str, str], version: int, ctx: WriteContext
 ) -> dict[str, Any]:
@@ -156,6 +175,12 @@ def tombstone_item(
     item = {**key, **id_fields, **_bookkeeping(entity, version, ctx), "deleted": True, "deleted_at": ctx.now_ms}
     item["content_hash"] = content_hash({**id_fields, "deleted": True})
     return item
+
+
+def removed_membership_item(org_id: str, user_id: str, version: int, ctx: WriteContext) -> dict[str, Any]:
+    """A membership Clerk no longer lists, removed by a sync at `version` (the time the listing began)."""
+    ids = {"org_id": org_id, "user_id": user_id}
+    return tombstone_item(keys.membership_key(org_id, user_id), Entity.MEMBERSHIP, ids, version, ctx)
 
 
 def membership_tombstone_item(membership: Membership, ctx: WriteContext, policy: ItemPolicy) -> dict[str, Any]:

@@ -7,7 +7,12 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | user         | USER#<user_id>  | PROFILE           |                    |               |
 | organization | ORG#<org_id>    | PROFILE           |                    |               |
 | membership   | ORG#<org_id>    | MEMBER#<user_id>  | USER#<user_id>     | ORG#<org_id>  |
-| job          | JOB#<job_id>    | STATE             |                    |               |
+| job          | JOB#<job_id>    | STATE             | USER#<requester>   | JOB#<job_id>  |
+| sync state   | USER#<user_id>  | MEMBERSHIPS       |                    |               |
+
+GSI1 holds two kinds of rows per user, told apart by the GSI1SK prefix: live memberships (`ORG#`) and
+the jobs the user started (`JOB#`). The sync-state item records when the user's memberships were last
+synced from Clerk, so user webhooks can tell whether a membership sync is needed (docs/decisions/0006).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ MEMBER_PREFIX: Final = "MEMBER#"
 JOB_PREFIX: Final = "JOB#"
 PROFILE_SK: Final = "PROFILE"
 JOB_SK: Final = "STATE"
+MEMBERSHIPS_SK: Final = "MEMBERSHIPS"
 
 Key = dict[str, str]
 
@@ -50,3 +56,12 @@ def membership_index_key(org_id: str, user_id: str) -> Key:
 
 def job_key(job_id: str) -> Key:
     return {PK: JOB_PREFIX + job_id, SK: JOB_SK}
+
+
+def job_index_key(requested_by: str, job_id: str) -> Key:
+    """GSI1 keys that list the jobs a user started, beside their memberships."""
+    return {GSI1_PK: USER_PREFIX + requested_by, GSI1_SK: JOB_PREFIX + job_id}
+
+
+def membership_state_key(user_id: str) -> Key:
+    return {PK: USER_PREFIX + user_id, SK: MEMBERSHIPS_SK}

@@ -1,10 +1,12 @@
-"""The message the webhook receiver puts on the event queue and the worker takes off it."""
+"""The messages on the event queue: verified webhooks, and sync requests the worker carries out later."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from enum import StrEnum
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class QueuedEvent(BaseModel):
@@ -12,6 +14,46 @@ class QueuedEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
+    kind: Literal["event"] = "event"
     svix_id: str
     received_at: int  # Unix ms, when the webhook receiver accepted it
     event: dict[str, Any]
+
+
+class SyncTarget(StrEnum):
+    USER = "user"
+    USER_ORGANIZATIONS = "user_organizations"
+    ORGANIZATION = "organization"
+    MEMBERSHIP = "membership"
+    ORGANIZATION_MEMBERS = "organization_members"  # one page of a bulk member sync job
+
+
+class QueuedSync(BaseModel):
+    """A sync to run in the worker: healing a provisional record, a user's memberships, a job's next page."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal["sync"] = "sync"
+    target: SyncTarget
+    trigger: str  # who asked: login, webhook, api, job; a metric dimension
+    requested_at: int  # Unix ms
+    user_id: str | None = None
+    org_id: str | None = None
+    job_id: str | None = None
+    offset: int = Field(default=0, ge=0)
+
+    @property
+    def correlation_id(self) -> str:
+        return self.job_id or f"sync-{self.target}-{self.org_id or ''}-{self.user_id or ''}-{self.requested_at}"
+
+
+QueuedMessage = QueuedEvent | QueuedSync
+
+
+def decode_message(body: str) -> QueuedMessage:
+    """The message in an SQS body; raises pydantic's ValidationError (or ValueError) for anything else."""
+    data = json.loads(body)
+    # Messages queued before sync requests existed carry no `kind`: they are events.
+    if isinstance(data, dict) and data.get("kind", "event") == "sync":
+        return QueuedSync.model_validate(data)
+    return QueuedEvent.model_validate(data)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from clerk_sync.messages import QueuedEvent
+from clerk_sync.messages import QueuedEvent, QueuedMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -17,10 +17,10 @@ class QueueUnavailableError(Exception):
 
 
 class EventQueue(Protocol):
-    def send(self, message: QueuedEvent) -> None: ...
+    def send(self, message: QueuedMessage) -> None: ...
 
 
-def encode(message: QueuedEvent) -> str:
+def encode(message: QueuedMessage) -> str:
     return message.model_dump_json()
 
 
@@ -31,15 +31,17 @@ class SqsEventQueue:
         self._client = client
         self._queue_url = queue_url
 
-    def send(self, message: QueuedEvent) -> None:
-        event_type = str(message.event.get("type", "unknown"))
+    def send(self, message: QueuedMessage) -> None:
+        if isinstance(message, QueuedEvent):
+            attributes = {"svix_id": message.svix_id, "event_type": str(message.event.get("type", "unknown"))}
+        else:
+            attributes = {"sync_target": message.target.value, "trigger": message.trigger}
         try:
             self._client.send_message(
                 QueueUrl=self._queue_url,
                 MessageBody=encode(message),
                 MessageAttributes={
-                    "svix_id": {"DataType": "String", "StringValue": message.svix_id},
-                    "event_type": {"DataType": "String", "StringValue": event_type},
+                    name: {"DataType": "String", "StringValue": value} for name, value in attributes.items()
                 },
             )
         except (BotoCoreError, ClientError) as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -76,6 +76,20 @@ class StoreSettings(_Settings):
     store_private_metadata: bool = False
 
 
+class SyncSettings(_Settings):
+    """How eagerly clerk-sync asks Clerk: login freshness and budget, membership syncs on user webhooks."""
+
+    # A stored user confirmed (by a webhook or a sync) within this many seconds needs no Clerk call at login.
+    user_freshness_seconds: int = Field(default=300, ge=0)
+    # The share of the authorizer's time a login may spend asking Clerk before falling back.
+    login_sync_budget_seconds: float = Field(default=1.5, gt=0, le=5)
+    # After user.created/updated: sync the user's memberships `always` (coalesced), when none were ever
+    # synced (`missing`), or `never`.
+    user_event_membership_sync: Literal["always", "missing", "never"] = "missing"
+    # Where queued syncs go (the event queue); without it, fallbacks that queue a sync only log.
+    events_queue_url: str | None = None
+
+
 def load_secrets(settings: SecretSettings) -> dict[str, Any]:
     """The JSON object in the Secrets Manager secret, cached by Powertools for `max_age` seconds."""
     if not settings.clerk_secrets_arn:
@@ -109,3 +123,8 @@ def webhook_settings() -> WebhookSettings:
 @lru_cache(maxsize=1)
 def store_settings() -> StoreSettings:
     return StoreSettings()
+
+
+@lru_cache(maxsize=1)
+def sync_settings() -> SyncSettings:
+    return SyncSettings()

@@ -9,7 +9,7 @@ See docs/decisions/0001 (keys), 0003 (version gate and ties), 0004 (tombstones a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from clerk_sync import items, keys
 from clerk_sync.items import Entity, ItemPolicy, WriteContext
+from clerk_sync.jobs import Job, job_from_item, job_item
 from clerk_sync.models import Membership, Organization, User
 
 if TYPE_CHECKING:
@@ -62,8 +63,21 @@ _DELETE_MEMBERSHIP = f"{_IS_NEW} OR {_IS_OLDER} OR ({_IS_SAME_VERSION} AND {_IS_
 _PARENT_NOT_DELETED = f"{_IS_NEW} OR {_IS_LIVE}"
 # needs_refetch is recorded only on the version that was compared.
 _STILL_SAME_VERSION = f"attribute_exists(PK) AND {_IS_SAME_VERSION}"
+# Data just read from Clerk's API is Clerk's current state: at an equal version it replaces what we hold
+# (this is how a needs_refetch tie is settled), and it refreshes synced_at even when nothing changed.
+_IS_NOT_NEWER = "version <= :version"
+_REFRESH_PROFILE = f"{_IS_NEW} OR ({_IS_LIVE} AND {_IS_NOT_NEWER})"
+# A membership delete still beats a live listing of the same version (the listing was read before it).
+_REFRESH_MEMBERSHIP = f"{_IS_NEW} OR {_IS_OLDER} OR ({_IS_SAME_VERSION} AND {_IS_LIVE})"
+# A sync removes a membership Clerk no longer lists only if nothing newer than the listing wrote it.
+_REMOVE_UNLISTED = f"{_IS_LIVE} AND {_IS_OLDER} AND synced_at < :listed_at"
+# Membership sync requests are coalesced per user: `missing` asks once until a sync completes (or the
+# request is old enough to have been lost), `always` at most once per window.
+_SYNC_NEVER_DONE = "attribute_not_exists(synced_at) AND (attribute_not_exists(requested_at) OR requested_at < :cutoff)"
+_SYNC_NOT_REQUESTED_SINCE = "attribute_not_exists(requested_at) OR requested_at < :cutoff"
 
 _BATCH_WRITE_LIMIT = 25
+_BATCH_GET_LIMIT = 100
 _UNPROCESSED_RETRIES = 8
 
 _serializer = TypeSerializer()
@@ -99,6 +113,15 @@ def _classify(old: dict[str, Any] | None, item: dict[str, Any], *, profile: bool
     return Outcome.NEEDS_REFETCH
 
 
+def _classify_refresh(old: dict[str, Any] | None, item: dict[str, Any]) -> Outcome:
+    """What a write of fetched data that went through changed, from the old item it replaced."""
+    if old is None or old.get("provisional") or old.get("deleted"):
+        return Outcome.APPLIED
+    if int(old.get("version", 0)) == item["version"] and old.get("content_hash") == item["content_hash"]:
+        return Outcome.DUPLICATE  # unchanged; only synced_at moved
+    return Outcome.APPLIED
+
+
 class SyncStore:
     """Reads and writes the clerk-sync table; takes its client so tests pass moto's."""
 
@@ -120,13 +143,22 @@ class SyncStore:
 
     # ---- users and organizations -------------------------------------------------------------
 
-    def put_user(self, user: User, ctx: WriteContext) -> WriteResult:
+    def put_user(self, user: User, ctx: WriteContext, *, fetched: bool = False) -> WriteResult:
+        """Version-guarded upsert; `fetched` marks data just read from Clerk's API (wins ties, refreshes)."""
         item = items.user_item(user, ctx, self._policy)
-        return self._upsert_profile(item, Entity.USER, user.id, ctx)
+        return self._upsert_profile(item, Entity.USER, user.id, ctx, fetched=fetched)
 
-    def put_organization(self, org: Organization, ctx: WriteContext) -> WriteResult:
+    def put_organization(self, org: Organization, ctx: WriteContext, *, fetched: bool = False) -> WriteResult:
         item = items.organization_item(org, ctx, self._policy)
-        return self._upsert_profile(item, Entity.ORGANIZATION, org.id, ctx)
+        return self._upsert_profile(item, Entity.ORGANIZATION, org.id, ctx, fetched=fetched)
+
+    def put_provisional_organization(self, org_id: str, slug: str | None, ctx: WriteContext) -> WriteResult:
+        """Writes a provisional organization only where no record exists."""
+        old = self._put(items.provisional_organization_item(org_id, slug, ctx), _IS_NEW, {})
+        if old is _APPLIED:
+            return WriteResult(Outcome.APPLIED, Entity.ORGANIZATION, org_id)
+        deleted = old is not None and old.get("deleted")
+        return WriteResult(Outcome.TOMBSTONED if deleted else Outcome.STALE, Entity.ORGANIZATION, org_id)
 
     def put_provisional_user(self, user_id: str, fields: dict[str, Any], ctx: WriteContext) -> WriteResult:
         """Writes a provisional user only where no record exists; any real version replaces it later."""
@@ -150,14 +182,119 @@ class SyncStore:
 
     # ---- memberships -------------------------------------------------------------------------
 
-    def put_membership(self, membership: Membership, ctx: WriteContext) -> WriteResult:
+    def put_membership(self, membership: Membership, ctx: WriteContext, *, fetched: bool = False) -> WriteResult:
+        """Version-guarded upsert under live parents.
+
+        `fetched` (data just listed from Clerk) writes without the parents' transaction, which bulk syncs
+        cannot afford; such callers check the parents afterwards with `cascade_deleted_parents`.
+        """
         item = items.membership_item(membership, ctx, self._policy)
-        return self._write_membership(membership, item, _UPSERT_MEMBERSHIP, _values(version=item["version"]), ctx)
+        if fetched:
+            entity_id = f"{membership.org_id}/{membership.user_id}"
+            values = _values(version=item["version"], false=False)
+            return self._refresh(item, _REFRESH_MEMBERSHIP, values, Entity.MEMBERSHIP, entity_id, profile=False)
+        values = _values(version=item["version"])
+        return self._write_membership(
+            membership.org_id, membership.user_id, item, _UPSERT_MEMBERSHIP, values=values, ctx=ctx
+        )
+
+    def put_provisional_membership(self, org_id: str, user_id: str, role: str, ctx: WriteContext) -> WriteResult:
+        """A membership from a verified token (or a caller) while Clerk is unreachable; only where none exists."""
+        item = items.provisional_membership_item(org_id, user_id, role, ctx)
+        return self._write_membership(org_id, user_id, item, _IS_NEW, values={}, ctx=ctx)
+
+    def remove_unlisted_membership(self, org_id: str, user_id: str, listed_at: int, ctx: WriteContext) -> WriteResult:
+        """Tombstones a live membership Clerk's listing (begun at `listed_at`, ms) no longer holds.
+
+        Anything written since the listing began (a webhook, a re-add) has a newer version or synced_at and
+        is left alone; a later event with a newer version still wins over this tombstone.
+        """
+        item = items.removed_membership_item(org_id, user_id, listed_at, ctx)
+        old = self._put(item, _REMOVE_UNLISTED, _values(version=listed_at, listed_at=listed_at, false=False))
+        outcome = Outcome.APPLIED if old is _APPLIED else Outcome.STALE
+        return WriteResult(outcome, Entity.MEMBERSHIP, f"{org_id}/{user_id}")
 
     def delete_membership(self, membership: Membership, ctx: WriteContext) -> WriteResult:
         item = items.membership_tombstone_item(membership, ctx, self._policy)
         values = _values(version=item["version"], false=False)
-        return self._write_membership(membership, item, _DELETE_MEMBERSHIP, values, ctx)
+        return self._write_membership(
+            membership.org_id, membership.user_id, item, _DELETE_MEMBERSHIP, values=values, ctx=ctx
+        )
+
+    def cascade_deleted_parents(self, user_ids: Iterable[str], org_ids: Iterable[str]) -> int:
+        """Removes memberships under any of these users or organizations that is a tombstone; returns how many.
+
+        Bulk syncs write memberships without the parents' transaction; this closes the window in which a
+        delete landed between their read of Clerk and their write (invariant 4).
+        """
+        wanted = [keys.user_key(u) for u in dict.fromkeys(user_ids)] + [keys.org_key(o) for o in dict.fromkeys(org_ids)]
+        removed = 0
+        for parent in self.get_many(wanted):
+            if not parent.get("deleted"):
+                continue
+            if parent[keys.PK].startswith(keys.USER_PREFIX):
+                removed += self._delete_keys(self._user_membership_keys(parent[keys.PK][len(keys.USER_PREFIX) :]))
+            else:
+                removed += self._delete_keys(self._org_membership_keys(parent[keys.PK][len(keys.ORG_PREFIX) :]))
+        return removed
+
+    # ---- jobs -------------------------------------------------------------------------------------
+
+    def create_job(self, job: Job) -> None:
+        if self._put(job_item(job), _IS_NEW, {}) is not _APPLIED:
+            raise StoreError(f"job {job.job_id} already exists")
+
+    def get_job(self, job_id: str) -> Job | None:
+        item = self.get(keys.job_key(job_id))
+        return job_from_item(item) if item else None
+
+    def save_job(self, job: Job, *, expected_offset: int | None) -> bool:
+        """Stores the job's new progress if its checkpoint is still `expected_offset`; False if another got there."""
+        condition = "next_offset = :expected" if expected_offset is not None else "attribute_type(next_offset, :null)"
+        values = _values(expected=expected_offset) if expected_offset is not None else _values(null="NULL")
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": _serialize(job_item(job)),
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+        try:
+            self._client.put_item(**request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise StoreError(f"saving job failed: {error}") from error
+        return True
+
+    # ---- membership sync state -----------------------------------------------------------------
+
+    def request_membership_sync(self, user_id: str, now_ms: int, *, only_if_never_synced: bool, window_ms: int) -> bool:
+        """Claims the right to queue a membership sync for the user; False when one is not needed or pending."""
+        condition = _SYNC_NEVER_DONE if only_if_never_synced else _SYNC_NOT_REQUESTED_SINCE
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=_serialize(keys.membership_state_key(user_id)),
+                UpdateExpression="SET requested_at = :now, entity = :entity, user_id = :user",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=_values(
+                    now=now_ms, cutoff=now_ms - window_ms, entity=items.SYNC_STATE_ENTITY, user=user_id
+                ),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise StoreError(f"membership sync request failed: {error}") from error
+        return True
+
+    def mark_memberships_synced(self, user_id: str, now_ms: int) -> None:
+        self._update(
+            keys.membership_state_key(user_id),
+            {"synced_at": now_ms, "entity": items.SYNC_STATE_ENTITY, "user_id": user_id},
+        )
+
+    def membership_state(self, user_id: str) -> dict[str, Any] | None:
+        return self.get(keys.membership_state_key(user_id))
 
     # ---- reads ---------------------------------------------------------------------------------
 
@@ -177,13 +314,31 @@ class SyncStore:
 
     def user_memberships(self, user_id: str) -> list[dict[str, Any]]:
         """The user's live memberships, from the sparse GSI1 (eventually consistent, as GSIs are)."""
-        return list(
-            self._query(
-                IndexName=keys.GSI1_NAME,
-                KeyConditionExpression=f"{keys.GSI1_PK} = :pk",
-                ExpressionAttributeValues=_values(pk=keys.USER_PREFIX + user_id),
-            )
-        )
+        return self._user_index(user_id, keys.ORG_PREFIX)
+
+    def user_jobs(self, user_id: str) -> list[dict[str, Any]]:
+        """The jobs the user started, from GSI1."""
+        return self._user_index(user_id, keys.JOB_PREFIX)
+
+    def get_many(self, item_keys: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+        """The items that exist among `item_keys` (BatchGetItem, 100 keys a request, consistent), in no order."""
+        found: list[dict[str, Any]] = []
+        unique = list({(key[keys.PK], key[keys.SK]): key for key in item_keys}.values())
+        for start in range(0, len(unique), _BATCH_GET_LIMIT):
+            chunk = unique[start : start + _BATCH_GET_LIMIT]
+            pending: dict[str, Any] = {
+                self._table: {"Keys": [_serialize(key) for key in chunk], "ConsistentRead": True}
+            }
+            for attempt in range(_UNPROCESSED_RETRIES):
+                response = self._client.batch_get_item(RequestItems=pending)
+                found.extend(_deserialize(raw) for raw in response.get("Responses", {}).get(self._table, []))
+                pending = dict(response.get("UnprocessedKeys") or {})
+                if not pending:
+                    break
+                self._sleep(min(2.0, 0.05 * 2**attempt))
+            else:
+                raise StoreError("batch read left unprocessed keys")
+        return found
 
     def organization_memberships(self, org_id: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
         found = self._query(
@@ -202,8 +357,13 @@ class SyncStore:
 
     # ---- internals -----------------------------------------------------------------------------
 
-    def _upsert_profile(self, item: dict[str, Any], entity: Entity, entity_id: str, ctx: WriteContext) -> WriteResult:
-        old = self._put(item, _UPSERT_PROFILE, _values(version=item["version"], false=False))
+    def _upsert_profile(
+        self, item: dict[str, Any], entity: Entity, entity_id: str, ctx: WriteContext, *, fetched: bool
+    ) -> WriteResult:
+        values = _values(version=item["version"], false=False)
+        if fetched:
+            return self._refresh(item, _REFRESH_PROFILE, values, entity, entity_id, profile=True)
+        old = self._put(item, _UPSERT_PROFILE, values)
         if old is _APPLIED:
             return WriteResult(Outcome.APPLIED, entity, entity_id)
         outcome = _classify(old, item, profile=True)
@@ -211,27 +371,63 @@ class SyncStore:
             self._record_refetch({keys.PK: item[keys.PK], keys.SK: item[keys.SK]}, item, ctx)
         return WriteResult(outcome, entity, entity_id)
 
+    def _refresh(
+        self,
+        item: dict[str, Any],
+        condition: str,
+        values: dict[str, Any],
+        entity: Entity,
+        entity_id: str,
+        *,
+        profile: bool,
+    ) -> WriteResult:
+        """One conditional put of fetched data; the old item (on success or failure) says what it changed."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": _serialize(item),
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_OLD",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            response = self._client.put_item(**request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise StoreError(f"put failed: {error}") from error
+            raw: Any = error.response.get("Item")
+            outcome = _classify(_deserialize(raw) if raw else None, item, profile=profile)
+            # A tie cannot be lost by fresh data; what is left is a newer version or a tombstone.
+            return WriteResult(Outcome.STALE if outcome is Outcome.NEEDS_REFETCH else outcome, entity, entity_id)
+        old_raw = response.get("Attributes")
+        return WriteResult(_classify_refresh(_deserialize(old_raw) if old_raw else None, item), entity, entity_id)
+
     def _write_membership(
-        self, membership: Membership, item: dict[str, Any], condition: str, values: dict[str, Any], ctx: WriteContext
+        self,
+        org_id: str,
+        user_id: str,
+        item: dict[str, Any],
+        condition: str,
+        *,
+        values: dict[str, Any],
+        ctx: WriteContext,
     ) -> WriteResult:
         """One transaction: the membership item under its condition, plus checks that neither parent is deleted.
 
         The parent checks keep late membership events (created, updated or deleted) from writing anything
         under a deleted user or organization, so the cascade holds whatever the delivery order.
         """
-        entity_id = f"{membership.org_id}/{membership.user_id}"
-        transaction: list[TransactWriteItemTypeDef] = [
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": _serialize(item),
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeValues": values,
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            }
-        ]
-        for parent in (keys.user_key(membership.user_id), keys.org_key(membership.org_id)):
+        entity_id = f"{org_id}/{user_id}"
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": _serialize(item),
+            "ConditionExpression": condition,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if values:
+            put["ExpressionAttributeValues"] = values
+        transaction: list[TransactWriteItemTypeDef] = [{"Put": put}]  # type: ignore[typeddict-item]
+        for parent in (keys.user_key(user_id), keys.org_key(org_id)):
             transaction.append(
                 {
                     "ConditionCheck": {
@@ -258,7 +454,7 @@ class SyncStore:
             old = _deserialize(raw_old) if raw_old else None
             outcome = _classify(old, item, profile=False)
             if outcome is Outcome.NEEDS_REFETCH:
-                self._record_refetch(keys.membership_key(membership.org_id, membership.user_id), item, ctx)
+                self._record_refetch(keys.membership_key(org_id, user_id), item, ctx)
             return WriteResult(outcome, Entity.MEMBERSHIP, entity_id)
         return WriteResult(Outcome.APPLIED, Entity.MEMBERSHIP, entity_id)
 
@@ -278,22 +474,8 @@ class SyncStore:
         assignments["sync_source"] = ctx.source.value
         if ctx.event_id:
             assignments["last_event_id"] = ctx.event_id
-        names = {f"#a{i}": name for i, name in enumerate(assignments)}
-        values = {f":a{i}": _serializer.serialize(value) for i, value in enumerate(assignments.values())}
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_serialize(key),
-                UpdateExpression="SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(assignments))),
-                ConditionExpression=_TOMBSTONE_PROFILE,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={**values, **_values(false=False)},
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return Outcome.DUPLICATE
-            raise StoreError(f"delete failed: {error}") from error
-        return Outcome.APPLIED
+        applied = self._update(key, assignments, _TOMBSTONE_PROFILE, false=False)
+        return Outcome.APPLIED if applied else Outcome.DUPLICATE
 
     def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any]) -> Any:
         """Conditional put: `_APPLIED` on success, else the old item (None when there was none)."""
@@ -328,6 +510,39 @@ class SyncStore:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise StoreError(f"recording refetch failed: {error}") from error
             # A newer version landed meanwhile: nothing left to refetch.
+
+    def _update(
+        self, key: dict[str, str], assignments: Mapping[str, Any], condition: str | None = None, **bound: Any
+    ) -> bool:
+        """SET the given attributes; False when `condition` (with `bound` placeholder values) failed."""
+        names = {f"#a{i}": name for i, name in enumerate(assignments)}
+        values = {f":a{i}": _serializer.serialize(value) for i, value in enumerate(assignments.values())}
+        values.update(_values(**bound))
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _serialize(key),
+            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(assignments))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+        try:
+            self._client.update_item(**request)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise StoreError(f"update failed: {error}") from error
+        return True
+
+    def _user_index(self, user_id: str, prefix: str) -> list[dict[str, Any]]:
+        return list(
+            self._query(
+                IndexName=keys.GSI1_NAME,
+                KeyConditionExpression=f"{keys.GSI1_PK} = :pk AND begins_with({keys.GSI1_SK}, :prefix)",
+                ExpressionAttributeValues=_values(pk=keys.USER_PREFIX + user_id, prefix=prefix),
+            )
+        )
 
     def _query(self, **request: Any) -> Iterator[dict[str, Any]]:
         paginator = self._client.get_paginator("query")

@@ -6,15 +6,19 @@ Handlers call these getters; domain code never does (it receives its collaborato
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from clerk_sync.aws import dynamodb_client, sqs_client
 from clerk_sync.intake import WebhookIntake
 from clerk_sync.items import ItemPolicy
 from clerk_sync.queue import SqsEventQueue
-from clerk_sync.service import SyncService
-from clerk_sync.settings import store_settings, webhook_settings
+from clerk_sync.service import SyncOptions, SyncService
+from clerk_sync.settings import store_settings, sync_settings, webhook_settings
 from clerk_sync.signatures import SignatureVerifier
 from clerk_sync.store import SyncStore
+
+if TYPE_CHECKING:
+    from clerk_sync.clerk.client import ClerkClient
 
 
 @lru_cache(maxsize=1)
@@ -35,16 +39,36 @@ def sync_store() -> SyncStore:
     return SyncStore(dynamodb_client(), settings.table_name, policy)
 
 
+def clerk_client() -> ClerkClient:
+    """The process-wide Clerk client, built (and httpx imported) on the first call that needs Clerk."""
+    from clerk_sync.clerk.client import get_clerk_client
+
+    return get_clerk_client()
+
+
 @lru_cache(maxsize=1)
 def sync_service() -> SyncService:
-    return SyncService(sync_store())
+    settings = sync_settings()
+    options = SyncOptions(
+        user_freshness_ms=settings.user_freshness_seconds * 1000,
+        membership_sync_on_user_event=settings.user_event_membership_sync,
+    )
+    queue = SqsEventQueue(sqs_client(), settings.events_queue_url) if settings.events_queue_url else None
+    return SyncService(sync_store(), clerk=clerk_client, queue=queue, options=options)
 
 
 def reset() -> None:
     """Forgets every cached object and setting (tests and the local stack change the environment)."""
+    import sys
+
     from clerk_sync import settings
 
     for getter in (webhook_intake, sync_store, sync_service, dynamodb_client, sqs_client):
         getter.cache_clear()
-    for cached in (settings.webhook_settings, settings.store_settings):
+    for cached in (settings.webhook_settings, settings.store_settings, settings.sync_settings):
         cached.cache_clear()
+    # Only if loaded: importing the client here would put httpx on every cold path.
+    client_module = sys.modules.get("clerk_sync.clerk.client")
+    if client_module is not None:
+        client_module.get_clerk_client.cache_clear()
+        client_module.clerk_settings.cache_clear()

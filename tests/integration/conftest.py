@@ -61,4 +61,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setenv("CLERK_WEBHOOK_SIGNING_SECRET", TEST_SECRET)
         monkeypatch.delenv("CLERK_WEBHOOK_SECRET", raising=False)
         monkeypatch.delenv("CLERK_INSTANCE_ID", raising=False)
+        # No Clerk in this tier: user webhooks must not queue membership syncs (tests/service covers them).
+        monkeypatch.setenv("USER_EVENT_MEMBERSHIP_SYNC", "never")
         yield Aws(dynamodb, sqs, created)

@@ -17,6 +17,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Final, Generic, Protocol, TypeVar
@@ -119,6 +120,15 @@ class _Tally:
         self.requests = 0
 
 
+class CallCounter:
+    """Requests this thread made while `ClerkClient.counting()` was open (retries included)."""
+
+    __slots__ = ("requests",)
+
+    def __init__(self) -> None:
+        self.requests = 0
+
+
 class ClerkClient:
     """Clerk Backend API client: typed results, typed errors, retries within a deadline, stats."""
 
@@ -171,6 +181,8 @@ class ClerkClient:
         self._metrics: MetricsSink = default_metrics if metrics is None else metrics
         self._on_unauthorized = on_unauthorized
         self._lock = threading.Lock()
+        # Per-thread counters: the local stack shares one client between the gateway's and the poller's threads.
+        self._counters = threading.local()
         self._requests = 0
         self._rate_limited = 0
         self._retries = 0
@@ -213,6 +225,17 @@ class ClerkClient:
         """A snapshot of the requests, 429s, retries and backoff time spent so far."""
         with self._lock:
             return ClientStats(self._requests, self._rate_limited, self._retries, self._backoff_seconds)
+
+    @contextmanager
+    def counting(self) -> Iterator[CallCounter]:
+        """Counts the requests this thread makes inside the block: what one sync cost against the rate limit."""
+        counter = CallCounter()
+        stack: list[CallCounter] = getattr(self._counters, "stack", [])
+        self._counters.stack = [*stack, counter]
+        try:
+            yield counter
+        finally:
+            self._counters.stack = stack
 
     # --- single resources -------------------------------------------------------------------------
 
@@ -377,6 +400,23 @@ class ClerkClient:
             deadline=self._deadline(deadline, timeout_budget),
         )
 
+    def find_organization_membership(
+        self, org_id: str, user_id: str, *, deadline: float | None = None, timeout_budget: float | None = None
+    ) -> Membership | None:
+        """The user's membership in the organization (organization embedded), or None: one request.
+
+        `GET /organizations/{org_id}/memberships?user_id=...`; ClerkNotFoundError means the organization is gone.
+        """
+        operation = "ListOrganizationMemberships"
+        path = f"/organizations/{_segment(org_id)}/memberships"
+        params: dict[str, str | int] = {"user_id": user_id, "limit": 1, "offset": 0}
+        payload = _json(operation, self._get(operation, path, params, self._deadline(deadline, timeout_budget)))
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise ClerkResponseError("expected {data: [...], total_count: n}", operation=operation)
+        found = [m for m in _parse_models(operation, Membership, data) if m.user_id == user_id]
+        return found[0] if found else None
+
     def list_organization_memberships(
         self, org_id: str, *, deadline: float | None = None, timeout_budget: float | None = None
     ) -> Listing[Membership]:
@@ -467,6 +507,8 @@ class ClerkClient:
             self._count(requests=1)
             if tally is not None:
                 tally.requests += 1
+            for counter in getattr(self._counters, "stack", ()):
+                counter.requests += 1
             retry_after: float | None = None
             try:
                 response = self._http.get(url, params=params, headers=self._headers, timeout=self._timeout(remaining))

@@ -1,7 +1,7 @@
-"""SQS → DynamoDB: applies each queued Clerk event through the SyncService, with partial batch failures.
+"""SQS → DynamoDB: applies queued Clerk events and runs queued syncs through the SyncService.
 
-A record that raises is reported failed alone; SQS redelivers it and, after the queue's receive count,
-moves it to the DLQ. Its reason is logged here with its svix_id.
+Partial batch failures: a record that raises is reported failed alone; SQS redelivers it and, after the
+queue's receive count, moves it to the DLQ. Its reason is logged here with its svix_id or sync target.
 """
 
 from __future__ import annotations
@@ -16,42 +16,46 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from clerk_sync.aws import dynamodb_meter
-from clerk_sync.messages import QueuedEvent
+from clerk_sync.clerk.errors import ClerkError
+from clerk_sync.messages import QueuedEvent, QueuedSync, decode_message
 from clerk_sync.models import Envelope
 from clerk_sync.observability import count, logger, metrics
+from clerk_sync.resources import EVENT_QUEUE
 from clerk_sync.wiring import sync_service
 
 # Report every failed record, even when all failed, instead of raising: SQS handles both the same, and
 # the function does not count an error for a batch of poison records.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
+_RECORD_KEYS = ["svix_id", "event_type", "outcome", "sync_target", "user_id", "org_id", "job_id"]
+
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def record_handler(record: SQSRecord) -> None:
-    started = time.perf_counter()
-    dynamodb_meter.reset()
-    logger.remove_keys(["svix_id", "event_type", "outcome"])
+def _invalid(error: ValueError, record: SQSRecord, what: str) -> None:
+    """A poison record: it fails alone and, once its receives are spent, waits in the DLQ."""
+    fields = (
+        sorted({".".join(map(str, e["loc"])) for e in error.errors()}) if isinstance(error, ValidationError) else []
+    )
+    logger.warning(f"{what} failed: invalid payload", extra={"invalid_fields": fields, "message_id": record.message_id})
+    metrics.add_metric("EventFailed", MetricUnit.Count, 1)
+
+
+def _apply_event(message: QueuedEvent, envelope: Envelope, record: SQSRecord, started: float) -> None:
+    logger.set_correlation_id(message.svix_id)
+    logger.append_keys(svix_id=message.svix_id, event_type=envelope.type)
     try:
-        message = QueuedEvent.model_validate_json(record.body)
-        logger.set_correlation_id(message.svix_id)
-        envelope = Envelope.model_validate(message.event)
-        logger.append_keys(svix_id=message.svix_id, event_type=envelope.type)
         result = sync_service().apply_event(envelope, event_id=message.svix_id)
     except ValidationError as error:
-        # A poison record: it fails alone and, once its receives are spent, waits in the DLQ.
-        fields = sorted({".".join(map(str, e["loc"])) for e in error.errors()})
-        extra = {"invalid_fields": fields, "message_id": record.message_id}
-        logger.warning("event failed: invalid payload", extra=extra)
-        metrics.add_metric("EventFailed", MetricUnit.Count, 1)
+        # The event's data does not fit our models (a Clerk change we do not read yet): DLQ, replayable.
+        _invalid(error, record, "event")
         raise
     except Exception:
         logger.exception("event failed", extra={"message_id": record.message_id})
         metrics.add_metric("EventFailed", MetricUnit.Count, 1)
         raise
-
     elapsed_ms = (time.perf_counter() - started) * 1000
     count("EventProcessed", EventType=envelope.type, Outcome=result.outcome.value)
     metrics.add_metric("ProcessingTime", MetricUnit.Milliseconds, elapsed_ms)
@@ -68,6 +72,53 @@ def record_handler(record: SQSRecord) -> None:
             "duration_ms": round(elapsed_ms, 1),
         },
     )
+
+
+def _run_sync(request: QueuedSync, record: SQSRecord, started: float) -> None:
+    logger.set_correlation_id(request.correlation_id)
+    logger.append_keys(
+        sync_target=request.target.value, user_id=request.user_id, org_id=request.org_id, job_id=request.job_id
+    )
+    service = sync_service()
+    try:
+        report = service.run_queued(request)
+    except Exception as error:
+        count("SyncFailed", Trigger=request.trigger)
+        last_delivery = int(record.attributes.approximate_receive_count or 1) >= EVENT_QUEUE.max_receive_count
+        if request.job_id and last_delivery:
+            service.fail_job(request.job_id, request.offset, f"{type(error).__name__}: {error}")
+        if isinstance(error, ClerkError):
+            # Expected when Clerk is down or rate limiting: the queue retries it later.
+            logger.warning("sync failed", extra={"error": str(error), "message_id": record.message_id})
+        else:
+            logger.exception("sync failed", extra={"message_id": record.message_id})
+        raise
+    count("SyncCompleted", Trigger=request.trigger)
+    logger.info(
+        "sync processed",
+        extra={
+            "summary": report.summary,
+            "clerk_calls": report.clerk_calls,
+            "found": report.found,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+
+
+def record_handler(record: SQSRecord) -> None:
+    started = time.perf_counter()
+    dynamodb_meter.reset()
+    logger.remove_keys(_RECORD_KEYS)
+    try:
+        message = decode_message(record.body)
+        envelope = Envelope.model_validate(message.event) if isinstance(message, QueuedEvent) else None
+    except ValueError as error:  # pydantic's ValidationError and json's errors are ValueErrors
+        _invalid(error, record, "message")
+        raise
+    if isinstance(message, QueuedEvent) and envelope is not None:
+        _apply_event(message, envelope, record, started)
+    elif isinstance(message, QueuedSync):
+        _run_sync(message, record, started)
 
 
 @metrics.log_metrics
