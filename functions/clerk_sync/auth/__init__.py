@@ -1,0 +1,97 @@
+"""Clerk session-token verification for the authorizer: `get_session_verifier().verify(extract_token(...))`.
+
+The errors load with the package (plain Python), so code that only catches `AuthError` pays nothing. The
+verifier (PyJWT and cryptography), the key sources and the settings (pydantic-settings) load when one of their
+names is first used. The JWKS fetcher adds no import of its own: it uses urllib, which PyJWT already loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from clerk_sync.auth.errors import (
+    AuthError,
+    JwksFetchError,
+    KeysUnavailableError,
+    TokenAlgorithmError,
+    TokenAuthorizedPartyError,
+    TokenClaimsError,
+    TokenError,
+    TokenExpiredError,
+    TokenIssuerError,
+    TokenMalformedError,
+    TokenMissingError,
+    TokenNotYetValidError,
+    TokenSignatureError,
+    TokenUnknownKeyError,
+)
+
+if TYPE_CHECKING:
+    from clerk_sync.auth.claims import SessionClaims, decode_org_permissions
+    from clerk_sync.auth.jwks import (
+        HttpJwksFetcher,
+        JwksKeySource,
+        KeySource,
+        PemKeySource,
+        key_source_from_settings,
+        parse_jwks,
+    )
+    from clerk_sync.auth.settings import AuthSettings, auth_settings
+    from clerk_sync.auth.tokens import SessionVerifier, extract_token, get_session_verifier
+
+# Name -> module it is loaded from on first access (PEP 562).
+_LAZY = {
+    "SessionClaims": "clerk_sync.auth.claims",
+    "decode_org_permissions": "clerk_sync.auth.claims",
+    "HttpJwksFetcher": "clerk_sync.auth.jwks",
+    "JwksKeySource": "clerk_sync.auth.jwks",
+    "KeySource": "clerk_sync.auth.jwks",
+    "PemKeySource": "clerk_sync.auth.jwks",
+    "key_source_from_settings": "clerk_sync.auth.jwks",
+    "parse_jwks": "clerk_sync.auth.jwks",
+    "AuthSettings": "clerk_sync.auth.settings",
+    "auth_settings": "clerk_sync.auth.settings",
+    "SessionVerifier": "clerk_sync.auth.tokens",
+    "extract_token": "clerk_sync.auth.tokens",
+    "get_session_verifier": "clerk_sync.auth.tokens",
+}
+
+__all__ = [
+    "AuthError",
+    "AuthSettings",
+    "HttpJwksFetcher",
+    "JwksFetchError",
+    "JwksKeySource",
+    "KeySource",
+    "KeysUnavailableError",
+    "PemKeySource",
+    "SessionClaims",
+    "SessionVerifier",
+    "TokenAlgorithmError",
+    "TokenAuthorizedPartyError",
+    "TokenClaimsError",
+    "TokenError",
+    "TokenExpiredError",
+    "TokenIssuerError",
+    "TokenMalformedError",
+    "TokenMissingError",
+    "TokenNotYetValidError",
+    "TokenSignatureError",
+    "TokenUnknownKeyError",
+    "auth_settings",
+    "decode_org_permissions",
+    "extract_token",
+    "get_session_verifier",
+    "key_source_from_settings",
+    "parse_jwks",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
