@@ -100,12 +100,15 @@ class ClerkApi(Construct):
                 apigw.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FIELDS, separators=(",", ":"))),
             ),
         )
+        caching = authorizer_cache_ttl.to_seconds() > 0
         self.authorizer = authorizers.HttpLambdaAuthorizer(
             "SessionAuthorizer",
             functions[routes.AUTHORIZER_FUNCTION],
             authorizer_name="clerk-session",
             response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
-            identity_source=[routes.AUTHORIZER_IDENTITY_SOURCE],
+            # The cache is keyed by the identity source, so caching needs one; without caching there is
+            # none, so a request carrying only the `__session` cookie still reaches the authorizer.
+            identity_source=list(routes.authorizer_identity_sources(caching)),
             results_cache_ttl=authorizer_cache_ttl,
         )
         lambda_integrations: dict[routes.FunctionKey, integrations.HttpLambdaIntegration] = {}
@@ -123,6 +126,11 @@ class ClerkApi(Construct):
                 integration=lambda_integrations[route.function],
                 authorizer=self.authorizer if route.authorized else apigwv2.HttpNoneAuthorizer(),
             )
+        if not caching:
+            # CDK renders an empty identity source as `[]`; leave the property out, as AWS documents it.
+            for child in self.node.find_all():
+                if isinstance(child, apigwv2.CfnAuthorizer):
+                    child.add_property_deletion_override("IdentitySource")
 
     @property
     def url(self) -> str:

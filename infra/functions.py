@@ -26,13 +26,13 @@ METRICS_NAMESPACE: Final = "ClerkSync"
 # layers/build.py's stamp and scratch directory sit next to python/ but are not part of the layer.
 LAYER_BUILD_FILES: Final = (".stamp", ".tmp-*")
 
-# Item reads and writes on the table and its indexes; no table management, backups or streams.
+# The item operations clerk_sync.store issues (TransactWriteItems is authorized per item as Put, Update,
+# Delete and ConditionCheck); no table management, backups or streams. tests/infra checks the store's calls.
 TABLE_DATA_ACTIONS: Final = (
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
     "dynamodb:ConditionCheckItem",
     "dynamodb:DeleteItem",
-    "dynamodb:DescribeTable",
     "dynamodb:GetItem",
     "dynamodb:PutItem",
     "dynamodb:Query",
@@ -59,8 +59,15 @@ def function_specs(worker_timeout_seconds: int) -> tuple[FunctionSpec, ...]:
     return (
         # Svix wants a 2xx within 15 s; verify + enqueue takes milliseconds.
         FunctionSpec("webhook", "Verifies Clerk webhooks and enqueues them", 512, 10, send=True),
+        # Sends too: it re-enqueues queued sync requests and the next page of bulk member-sync jobs.
         FunctionSpec(
-            "worker", "Applies queued events to the table", 512, worker_timeout_seconds, table=True, consume=True
+            "worker",
+            "Applies queued events and sync jobs to the table",
+            512,
+            worker_timeout_seconds,
+            table=True,
+            send=True,
+            consume=True,
         ),
         # HTTP API cuts integrations off at 30 s; a full user sync pages memberships from Clerk.
         FunctionSpec("sync_api", "Manual sync endpoints", 1024, 29, table=True, send=True),

@@ -1,8 +1,8 @@
 """Dashboard and alarms over the metrics the code emits (EMF, namespace ClerkSync) and AWS's own.
 
-EMF metrics are stored per exact dimension set. Metrics with only `service` are used directly (and can be
-alarmed on); metrics with extra dimensions (Reason, EventType/Outcome) go through SEARCH expressions,
-which CloudWatch can graph but not alarm on, so alarms use only fixed-dimension metrics.
+EMF metrics are stored per exact dimension set. Metrics with only `service`, or with a dimension of known
+values (Trigger, Tier), are used one series at a time (and can be alarmed on); open-ended dimensions
+(Reason, EventType/Outcome) go through SEARCH expressions, which CloudWatch can graph but not alarm on.
 """
 
 from __future__ import annotations
@@ -28,7 +28,12 @@ from infra.routes import FunctionKey
 
 FIVE_MINUTES: Final = Duration.minutes(5)
 OLDEST_MESSAGE_ALARM_SECONDS: Final = 300
-SYNC_TRIGGERS: Final = ("api", "login", "webhook")
+# The `Trigger` values of SyncCompleted/SyncFailed; `cli` syncs run outside Lambda.
+SYNC_TRIGGERS: Final = ("api", "login", "webhook", "job", "cli")
+# The ones Lambda runs, hence the failure-rate alarm's: an alarm reads at most 10 metrics (2 per trigger).
+ALARMED_SYNC_TRIGGERS: Final = ("api", "login", "webhook", "job")
+# The `Tier` values of LoginFallback: the stored (stale) record, or a provisional one from token claims.
+LOGIN_FALLBACK_TIERS: Final = ("stale", "provisional")
 EVENT_OUTCOMES: Final = ("applied", "stale", "duplicate", "tombstoned", "needs_refetch")
 
 
@@ -218,11 +223,11 @@ class Observability(Construct):
             description=f"More than {thresholds.error_rate_percent}% of API requests returned 5xx.",
         )
         sync_metrics: dict[str, cloudwatch.IMetric] = {}
-        for trigger in SYNC_TRIGGERS:
-            sync_metrics[f"ok_{trigger}"] = service_metric("SyncSucceeded", Trigger=trigger)
+        for trigger in ALARMED_SYNC_TRIGGERS:
+            sync_metrics[f"ok_{trigger}"] = service_metric("SyncCompleted", Trigger=trigger)
             sync_metrics[f"failed_{trigger}"] = service_metric("SyncFailed", Trigger=trigger)
-        failed = " + ".join(f"FILL(failed_{t}, 0)" for t in SYNC_TRIGGERS)
-        total = " + ".join(f"FILL(ok_{t}, 0) + FILL(failed_{t}, 0)" for t in SYNC_TRIGGERS)
+        failed = " + ".join(f"FILL(failed_{t}, 0)" for t in ALARMED_SYNC_TRIGGERS)
+        total = " + ".join(f"FILL(ok_{t}, 0) + FILL(failed_{t}, 0)" for t in ALARMED_SYNC_TRIGGERS)
         self._alarm(
             "sync-failure-rate",
             cloudwatch.MathExpression(
@@ -235,7 +240,8 @@ class Observability(Construct):
             comparison=above,
             evaluation_periods=3,
             datapoints_to_alarm=2,
-            description=f"More than {thresholds.error_rate_percent}% of syncs (api, login, webhook) failed.",
+            description=f"More than {thresholds.error_rate_percent}% of syncs "
+            f"({', '.join(ALARMED_SYNC_TRIGGERS)}) failed: see SyncFailed by trigger on the dashboard.",
         )
         self._alarm(
             "event-failures",
@@ -315,8 +321,8 @@ class Observability(Construct):
         )
         dashboard.add_widgets(
             graph(
-                "Syncs by trigger",
-                [service_metric("SyncSucceeded", label=f"ok {t}", Trigger=t) for t in SYNC_TRIGGERS],
+                "Syncs completed / failed by trigger",
+                [service_metric("SyncCompleted", label=f"completed {t}", Trigger=t) for t in SYNC_TRIGGERS],
                 [service_metric("SyncFailed", label=f"failed {t}", Trigger=t) for t in SYNC_TRIGGERS],
             ),
             graph(
@@ -341,6 +347,12 @@ class Observability(Construct):
         )
         dashboard.add_widgets(
             graph(
+                "Login fallbacks by tier (Clerk unreachable at login)",
+                [service_metric("LoginFallback", label=tier, Tier=tier) for tier in LOGIN_FALLBACK_TIERS],
+            ),
+        )
+        dashboard.add_widgets(
+            graph(
                 "Lambda errors / throttles",
                 [f.metric_errors(statistic="Sum", label=f"{k} errors") for k, f in functions.items()],
                 [f.metric_throttles(statistic="Sum", label=f"{k} throttles") for k, f in functions.items()],
@@ -351,7 +363,7 @@ class Observability(Construct):
             ),
             graph(
                 "HTTP API requests / 4xx / 5xx",
-                [http_api.metric_count(statistic="Sum")],
+                [http_api.metric_count(statistic="Sum", label="API requests"), service_metric("SyncApiRequests")],
                 [
                     http_api.metric_client_error(statistic="Sum"),
                     http_api.metric_server_error(statistic="Sum"),

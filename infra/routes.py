@@ -23,13 +23,20 @@ HANDLERS: Final[MappingProxyType[FunctionKey, str]] = MappingProxyType(
 )
 
 # HTTP API Lambda authorizer, as API Gateway runs it: payload v2, simple {isAuthorized, context}
-# responses, cached per Authorization header value.
+# responses, cached per Authorization header value (or not cached, and called for every request).
 AUTHORIZER_FUNCTION: Final[FunctionKey] = "authorizer"
 AUTHORIZER_IDENTITY_SOURCE: Final = "$request.header.Authorization"
 AUTHORIZER_RESPONSE_TYPE: Final = "simple"
 PAYLOAD_FORMAT_VERSION: Final = "2.0"
 
 WEBHOOK_PATH: Final = "/api/webhooks/clerk"
+
+
+def authorizer_identity_sources(caching: bool) -> tuple[str, ...]:
+    """What API Gateway requires before it calls the authorizer: the header when results are cached, else nothing."""
+    # A request without an identity source gets 401 from API Gateway itself; with caching off there is
+    # none, so a session cookie alone reaches the authorizer too.
+    return (AUTHORIZER_IDENTITY_SOURCE,) if caching else ()
 
 
 class Route(NamedTuple):

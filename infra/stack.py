@@ -117,7 +117,8 @@ class ClerkSyncStack(Stack):
     def _clerk_secret(self, removal_policy: RemovalPolicy) -> secretsmanager.Secret:
         # Secrets Manager only creates a JSON secret from a template together with one generated key, so
         # the template carries the empty keys to fill in and the generated value is never read. No
-        # secret value is ever in the template; the operator sets them with put-secret-value.
+        # secret value is ever in the template; the operator sets them with put-secret-value. Changing the
+        # template or key makes CloudFormation generate a new value, replacing the operator's: keep them fixed.
         return secretsmanager.Secret(
             self,
             "ClerkSecrets",

@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, fie
 
 STAGE_CONTEXT_KEY: Final = "stage"
 STAGES_CONTEXT_KEY: Final = "stages"
+DEFAULT_CLERK_API_URL: Final = "https://api.clerk.com"
+# Lambda caps a function's environment at 4 KB; the stack adds ~1 KB (names, ARNs, queue URL) to the stage's.
+STAGE_ENVIRONMENT_LIMIT_BYTES: Final = 3072
 
 # The only values CloudWatch Logs accepts for a retention period.
 LOG_RETENTION_DAYS: Final = (
@@ -31,10 +34,11 @@ class StageConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,15}$")
-    # CloudFormation stack name; also the prefix of function, dashboard, alarm and secret names.
+    # CloudFormation stack name; also the prefix of function, dashboard, alarm and API names.
     stack_name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
+    # Pin the stage to one account/region; unset, the CLI's credentials and default region decide.
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
-    region: str | None = None
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_retention_days: int = 30
@@ -52,15 +56,26 @@ class StageConfig(BaseModel):
     clerk_rate_limited_threshold: int = Field(default=10, ge=1)
 
     clerk_instance_id: str = ""
-    clerk_api_url: HttpUrl = HttpUrl("https://api.clerk.com/v1")
+    # Clerk's base URL without the API version: the runtime client adds /v1 (as Clerk's SDKs do).
+    clerk_api_url: HttpUrl = HttpUrl(DEFAULT_CLERK_API_URL)
     clerk_issuer: HttpUrl
+    # Where session-token signing keys are fetched; None lets the runtime use <clerk_issuer>/.well-known/jwks.json.
+    clerk_jwks_url: HttpUrl | None = None
     # Origins of the frontends whose session tokens are accepted (the `azp` claim); also the API's CORS
     # allow-list, since those frontends call /api/sync/* from the browser.
     clerk_authorized_parties: tuple[str, ...] = Field(min_length=1)
     # Optional PEM public key for networkless session-token verification (public, so not a secret).
     clerk_jwt_key: str | None = None
     admin_user_ids: tuple[str, ...] = ()
-    user_freshness_seconds: int = Field(default=3600, ge=0)
+    # `key=value` on a user's public_metadata that marks a platform admin; "" disables the flag.
+    admin_metadata_flag: str = Field(default="role=admin", pattern=r"^([^=\s]+=\S+)?$")
+    # A user confirmed by a webhook or sync within this many seconds needs no Clerk call at login.
+    user_freshness_seconds: int = Field(default=300, ge=0)
+    # How long the authorizer may spend syncing a stale or unknown user from Clerk before falling back
+    # to the stored or provisional record; the authorizer itself times out after 10 s.
+    login_sync_budget_seconds: float = Field(default=1.5, gt=0, le=5)
+    # When a user.* webhook also syncs the user's memberships: always, only for users with none stored, never.
+    user_event_membership_sync: Literal["always", "missing", "never"] = "missing"
     scrub_pii_on_delete: bool = True
     store_private_metadata: bool = False
 
@@ -77,6 +92,23 @@ class StageConfig(BaseModel):
             raise ValueError(f"must be one of {LOG_RETENTION_DAYS}")
         return value
 
+    @field_validator("clerk_api_url", "clerk_issuer", "clerk_jwks_url")
+    @classmethod
+    def _clerk_urls_use_https(cls, value: HttpUrl | None) -> HttpUrl | None:
+        # The runtime allows http only for a local emulator on loopback, which a deployment never uses.
+        if value is not None and value.scheme != "https":
+            raise ValueError("must be an https URL")
+        return value
+
+    @field_validator("clerk_api_url")
+    @classmethod
+    def _api_url_has_no_version(cls, value: HttpUrl) -> HttpUrl:
+        if (value.path or "").rstrip("/").endswith("/v1"):
+            raise ValueError(
+                f"must be Clerk's base URL without /v1 (the client adds the API version), e.g. {DEFAULT_CLERK_API_URL}"
+            )
+        return value
+
     @field_validator("clerk_authorized_parties")
     @classmethod
     def _parties_are_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -85,10 +117,36 @@ class StageConfig(BaseModel):
                 raise ValueError(f"{party!r} is not an origin like https://app.example.com (no path or slash)")
         return value
 
+    @field_validator("clerk_jwt_key")
+    @classmethod
+    def _jwt_key_is_public(cls, value: str | None) -> str | None:
+        # The value lands in the template and the function configuration in plain text: public keys only.
+        if value is not None and not value.strip().startswith("-----BEGIN PUBLIC KEY-----"):
+            raise ValueError("must be the PEM public key (-----BEGIN PUBLIC KEY-----...), never a private key")
+        return value
+
+    @field_validator("admin_user_ids")
+    @classmethod
+    def _admins_are_user_ids(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for user_id in value:
+            if not re.fullmatch(r"user_\w+", user_id):
+                raise ValueError(f"{user_id!r} is not a Clerk user id like user_2abc...")
+        return value
+
     @model_validator(mode="after")
     def _one_alarm_target(self) -> StageConfig:
         if self.alarm_topic_arn and self.alarm_email:
             raise ValueError("set alarm_topic_arn or alarm_email, not both (subscribe the e-mail to the topic)")
+        return self
+
+    @model_validator(mode="after")
+    def _environment_fits_lambda(self) -> StageConfig:
+        size = sum(len(key) + len(value) for key, value in self.function_environment().items())
+        if size > STAGE_ENVIRONMENT_LIMIT_BYTES:
+            raise ValueError(
+                f"the functions' environment from this stage is {size} bytes; Lambda allows 4 KB in all, "
+                f"including resource names and ARNs, so keep the stage's share under {STAGE_ENVIRONMENT_LIMIT_BYTES}"
+            )
         return self
 
     @property
@@ -102,7 +160,11 @@ class StageConfig(BaseModel):
             "CLERK_ISSUER": str(self.clerk_issuer).rstrip("/"),
             "CLERK_AUTHORIZED_PARTIES": ",".join(self.clerk_authorized_parties),
             "ADMIN_USER_IDS": ",".join(self.admin_user_ids),
+            # Always set, even empty: an empty value disables the flag, an absent one means the default.
+            "ADMIN_METADATA_FLAG": self.admin_metadata_flag,
             "USER_FRESHNESS_SECONDS": str(self.user_freshness_seconds),
+            "LOGIN_SYNC_BUDGET_SECONDS": str(self.login_sync_budget_seconds),
+            "USER_EVENT_MEMBERSHIP_SYNC": self.user_event_membership_sync,
             "SCRUB_PII_ON_DELETE": str(self.scrub_pii_on_delete).lower(),
             "STORE_PRIVATE_METADATA": str(self.store_private_metadata).lower(),
             "POWERTOOLS_LOG_LEVEL": self.log_level,
@@ -112,6 +174,8 @@ class StageConfig(BaseModel):
             env["CLERK_INSTANCE_ID"] = self.clerk_instance_id
         if self.clerk_jwt_key:
             env["CLERK_JWT_KEY"] = self.clerk_jwt_key
+        if self.clerk_jwks_url:
+            env["CLERK_JWKS_URL"] = str(self.clerk_jwks_url)
         return env
 
 

@@ -70,16 +70,83 @@ def test_integrations_use_payload_v2(synth: Synth, stage: str) -> None:
     assert {i["Properties"]["IntegrationType"] for i in integrations} == {"AWS_PROXY"}
 
 
+def _standalone_api(cache_ttl_seconds: int) -> dict[str, Any]:
+    """The template of a ClerkApi alone in a stack (no cdk-nag, inline stub functions): fast to synth."""
+    from aws_cdk import App, Duration, RemovalPolicy, Stack
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk import aws_logs as logs
+    from aws_cdk.assertions import Template
+
+    from infra.api import ClerkApi
+
+    stack = Stack(App(), "ApiOnly")
+    functions = {
+        key: lambda_.Function(
+            stack,
+            key,
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
+        )
+        for key in ("webhook", "sync_api", "authorizer")
+    }
+    ClerkApi(
+        stack,
+        "Api",
+        api_name="api-only",
+        functions=functions,  # type: ignore[arg-type]
+        cors_allowed_origins=["https://app.example.com"],
+        authorizer_cache_ttl=Duration.seconds(cache_ttl_seconds),
+        throttle_rate_limit=10,
+        throttle_burst_limit=20,
+        log_retention=logs.RetentionDays.ONE_DAY,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+    return dict(Template.from_stack(stack).to_json())
+
+
+def _only_authorizer(template: dict[str, Any]) -> dict[str, Any]:
+    (props,) = (r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Authorizer")
+    result: dict[str, Any] = props
+    return result
+
+
 def test_authorizer_is_simple_lambda_on_authorization_header_with_stage_ttl(synth: Synth, stage: str) -> None:
     stack = synth.stacks[stage]
     _, props = _authorizer(synth, stage)
+    assert stack.stage_config.authorizer_cache_ttl_seconds > 0, "cdk.json stages cache; TTL 0 is tested below"
     assert props["AuthorizerType"] == "REQUEST"
     assert props["AuthorizerPayloadFormatVersion"] == "2.0"
     assert props["EnableSimpleResponses"] is True
-    assert props["IdentitySource"] == [routes.AUTHORIZER_IDENTITY_SOURCE]
+    assert props["IdentitySource"] == [routes.AUTHORIZER_IDENTITY_SOURCE] == ["$request.header.Authorization"]
     assert props["AuthorizerResultTtlInSeconds"] == stack.stage_config.authorizer_cache_ttl_seconds
     uri_parts = props["AuthorizerUri"]["Fn::Join"][1]
     assert {"Fn::GetAtt": [synth.logical_id(stage, stack.functions.authorizer), "Arn"]} in uri_parts
+
+
+def test_authorizer_with_cache_ttl_zero_has_no_identity_source() -> None:
+    from cfnlint.api import ManualArgs, lint
+
+    template = _standalone_api(0)
+    props = _only_authorizer(template)
+    # No identity source: API Gateway calls the authorizer even without an Authorization header (cookie).
+    assert "IdentitySource" not in props
+    assert props["AuthorizerResultTtlInSeconds"] == 0
+    assert props["EnableSimpleResponses"] is True
+    assert props["AuthorizerPayloadFormatVersion"] == "2.0"
+    matches = lint(json.dumps(template), config=ManualArgs(ignore_checks=["W3005"], regions=["us-east-1"]))
+    assert [str(m) for m in matches] == []
+
+
+def test_authorizer_with_cache_ttl_requires_the_authorization_header() -> None:
+    props = _only_authorizer(_standalone_api(300))
+    assert props["IdentitySource"] == ["$request.header.Authorization"]
+    assert props["AuthorizerResultTtlInSeconds"] == 300
+
+
+def test_authorizer_identity_sources_follow_caching() -> None:
+    assert routes.authorizer_identity_sources(caching=True) == ("$request.header.Authorization",)
+    assert routes.authorizer_identity_sources(caching=False) == ()
 
 
 def test_stage_throttles_and_writes_json_access_logs(synth: Synth, stage: str) -> None:

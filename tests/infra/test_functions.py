@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,7 @@ from infra.routes import HANDLERS
 if TYPE_CHECKING:
     from conftest import Synth
 
+ROOT = Path(__file__).resolve().parents[2]
 SPECS = {spec.key: spec for spec in function_specs(EVENT_QUEUE.worker_timeout_seconds)}
 COMMON_ENV = {
     "POWERTOOLS_SERVICE_NAME",
@@ -25,7 +28,10 @@ COMMON_ENV = {
     "CLERK_ISSUER",
     "CLERK_AUTHORIZED_PARTIES",
     "ADMIN_USER_IDS",
+    "ADMIN_METADATA_FLAG",
     "USER_FRESHNESS_SECONDS",
+    "LOGIN_SYNC_BUDGET_SECONDS",
+    "USER_EVENT_MEMBERSHIP_SYNC",
     "SCRUB_PII_ON_DELETE",
     "STORE_PRIVATE_METADATA",
 }
@@ -42,19 +48,15 @@ def _function(synth: Synth, stage: str, key: str) -> dict[str, Any]:
     return synth.resource(stage, synth.stacks[stage].functions.functions[key])
 
 
-def _statement_set(statements: list[dict[str, Any]]) -> set[tuple[str, frozenset[str], str]]:
-    """Statements as comparable values: effect, actions, resources (order-insensitive)."""
+def _statement_set(statements: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """Statements as (effect, action, resource) triples: insensitive to order and to CDK merging statements."""
     normalized = set()
     for statement in statements:
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        normalized.add(
-            (
-                statement["Effect"],
-                frozenset(actions),
-                json.dumps(sorted(json.dumps(r, sort_keys=True) for r in resources)),
-            )
-        )
+        for action in actions:
+            for resource in resources:
+                normalized.add((statement["Effect"], action, json.dumps(resource, sort_keys=True)))
     return normalized
 
 
@@ -77,6 +79,19 @@ def test_every_handler_has_one_function(synth: Synth, stage: str) -> None:
     assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(HANDLERS.values())
     for key, handler in HANDLERS.items():
         assert _function(synth, stage, key)["Properties"]["Handler"] == handler
+
+
+@pytest.mark.parametrize("key", sorted(HANDLERS))
+def test_every_handler_string_names_a_handler_in_the_code_asset(key: str) -> None:
+    # Synth does not import handlers; a wrong string would deploy and fail every invocation (ImportModuleError).
+    module, _, function = HANDLERS[key].rpartition(".")  # type: ignore[index]
+    path = ROOT / "functions" / Path(*module.split(".")).with_suffix(".py")
+    assert path.is_file(), f"{HANDLERS[key]}: no {path.relative_to(ROOT)}"  # type: ignore[index]
+    tree = ast.parse(path.read_text())
+    defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assigned = (target for node in tree.body if isinstance(node, ast.Assign) for target in node.targets)
+    defined |= {target.id for target in assigned if isinstance(target, ast.Name)}
+    assert function in defined, f"{path.relative_to(ROOT)} defines no top-level {function!r}"
 
 
 def test_functions_run_python_3_14_on_arm64_with_one_code_asset_and_layer(synth: Synth, stage: str) -> None:
@@ -107,6 +122,18 @@ def test_layer_asset_excludes_build_stamp(synth: Synth, stub_layer: Path) -> Non
     assert not (asset / ".stamp").exists()
 
 
+def test_assets_are_local_files_so_synth_needs_no_docker_or_download(synth: Synth, stage: str) -> None:
+    stack = synth.stacks[stage]
+    manifest = json.loads((synth.outdir / f"{stack.artifact_id}.assets.json").read_text())
+    assert not manifest.get("dockerImages")
+    sources = [asset["source"] for asset in manifest["files"].values()]
+    # Only the template, the code asset and the layer; each already staged on disk, no build command.
+    assert sorted(source["packaging"] for source in sources) == ["file", "zip", "zip"]
+    for source in sources:
+        assert set(source) == {"path", "packaging"}, source
+        assert (synth.outdir / source["path"]).exists()
+
+
 def test_function_sizes_fit_their_callers(synth: Synth, stage: str) -> None:
     for key, spec in SPECS.items():
         props = _function(synth, stage, key)["Properties"]
@@ -128,12 +155,26 @@ def test_function_environment_has_exactly_what_each_function_reads(synth: Synth,
         expected |= {"EVENTS_QUEUE_URL"} if spec.send else set()
         expected |= {"CLERK_INSTANCE_ID"} if config.clerk_instance_id else set()
         expected |= {"CLERK_JWT_KEY"} if config.clerk_jwt_key else set()
+        expected |= {"CLERK_JWKS_URL"} if config.clerk_jwks_url else set()
         assert set(env) == expected, key
         assert env["POWERTOOLS_SERVICE_NAME"] == "clerk-sync"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "ClerkSync"
         assert env["POWERTOOLS_LOG_LEVEL"] == config.log_level
+        assert env["CLERK_API_URL"] == "https://api.clerk.com"
         assert env["CLERK_AUTHORIZED_PARTIES"] == ",".join(config.clerk_authorized_parties)
         assert env["USER_FRESHNESS_SECONDS"] == str(config.user_freshness_seconds)
+        assert env["LOGIN_SYNC_BUDGET_SECONDS"] == str(config.login_sync_budget_seconds)
+        assert env["ADMIN_METADATA_FLAG"] == config.admin_metadata_flag
+        assert env["USER_EVENT_MEMBERSHIP_SYNC"] == config.user_event_membership_sync
+
+
+def test_function_environment_carries_no_secret_value(synth: Synth, stage: str) -> None:
+    for key in SPECS:
+        env = _function(synth, stage, key)["Properties"]["Environment"]["Variables"]
+        # Secrets are read at runtime from CLERK_SECRETS_ARN, never passed as variables.
+        assert not {"CLERK_SECRET_KEY", "CLERK_WEBHOOK_SECRET", "CLERK_WEBHOOK_SIGNING_SECRET"} & set(env), key
+        for value in env.values():
+            assert not (isinstance(value, str) and value.startswith(("sk_", "whsec_"))), key
 
 
 def test_functions_log_to_own_group_with_stage_retention(synth: Synth, stage: str) -> None:
@@ -197,10 +238,51 @@ def test_least_privilege_matrix_matches_the_design() -> None:
     grants = {key: (spec.table, spec.send, spec.consume) for key, spec in SPECS.items()}
     assert grants == {
         "webhook": (False, True, False),
-        "worker": (True, False, True),
+        "worker": (True, True, True),
         "sync_api": (True, True, False),
         "authorizer": (True, True, False),
     }
+
+
+def _aws_calls_in_functions(service: str) -> dict[str, set[str]]:
+    """`service` client operations (botocore names) called anywhere in functions/, with the files calling them."""
+    import botocore.session
+    from botocore import xform_name
+
+    operations = botocore.session.get_session().get_service_model(service).operation_names
+    by_method = {xform_name(name): name for name in operations}
+    calls: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "functions").rglob("*.py")):
+        source = path.read_text()
+        methods = set(re.findall(r"\.(\w+)\(", source)) | set(re.findall(r"get_paginator\(\s*[\"'](\w+)", source))
+        for method in methods & set(by_method):
+            calls.setdefault(by_method[method], set()).add(str(path.relative_to(ROOT)))
+    return calls
+
+
+# IAM has no action for a transaction as a whole: each item is authorized as its own operation.
+TRANSACT_WRITE_ITEM_ACTIONS = {"PutItem", "UpdateItem", "DeleteItem", "ConditionCheckItem"}
+
+
+def test_table_actions_are_exactly_the_dynamodb_operations_functions_call() -> None:
+    calls = _aws_calls_in_functions("dynamodb")
+    assert "GetItem" in calls, "the scan of functions/ found no DynamoDB calls: fix the test"
+    if "TransactWriteItems" in calls:
+        for action in TRANSACT_WRITE_ITEM_ACTIONS:
+            calls.setdefault(action, set()).update(calls["TransactWriteItems"])
+        del calls["TransactWriteItems"]
+    granted = {action.removeprefix("dynamodb:") for action in TABLE_DATA_ACTIONS}
+    missing = {op: sorted(files) for op, files in calls.items() if op not in granted}
+    assert not missing, f"add to infra/functions.py TABLE_DATA_ACTIONS: {missing}"
+    assert not granted - set(calls), f"granted but never called: {sorted(granted - set(calls))}"
+
+
+def test_functions_call_no_sqs_operation_beyond_send() -> None:
+    # Receiving and deleting is the event source mapping's job; code only sends (sqs:SendMessage covers batches).
+    calls = _aws_calls_in_functions("sqs")
+    assert "SendMessage" in calls, "the scan of functions/ found no SQS calls: fix the test"
+    extra = {op: sorted(files) for op, files in calls.items() if op not in {"SendMessage", "SendMessageBatch"}}
+    assert not extra, f"grant these in infra/functions.py (FunctionSpec) first: {extra}"
 
 
 def test_roles_have_no_managed_policies_and_trust_only_lambda(synth: Synth, stage: str) -> None:

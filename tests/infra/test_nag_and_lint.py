@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -56,6 +56,37 @@ def test_every_acknowledgment_is_expected_and_has_a_reason(synth: Synth, stage: 
                 found.add((path, rule))
                 assert len(reason) >= 40, f"{rule} on {path}: give a real reason"
     assert found == EXPECTED_ACKNOWLEDGMENTS
+
+
+# Every wildcard in any policy of the template, with why AWS needs it; anything else fails.
+JUSTIFIED_WILDCARDS = {
+    # A key policy's Resource is always "*": it means the key the policy is attached to.
+    ("AWS::KMS::Key", "Allow", "kms:*"): "CDK's default: the account administers its own key",
+    ("AWS::KMS::Key", "Allow", "kms:Decrypt"): "CloudWatch decrypts for the alarm topic; '*' is this key",
+    ("AWS::KMS::Key", "Allow", "kms:GenerateDataKey*"): "CloudWatch publishes to the encrypted topic",
+    # Denies only take away: "deny every principal every action over plain HTTP".
+    ("AWS::SQS::QueuePolicy", "Deny", "sqs:*"): "TLS-only queue access",
+}
+
+
+def _policy_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found: list[tuple[str, dict[str, Any]]] = []
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        document = props.get("PolicyDocument") or props.get("KeyPolicy")
+        if document:
+            found.extend((resource["Type"], statement) for statement in document["Statement"])
+    return found
+
+
+def test_wildcards_appear_only_where_aws_requires_them(synth: Synth, stage: str) -> None:
+    for resource_type, statement in _policy_statements(synth.template_json(stage)):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = json.dumps(statement.get("Resource"))
+        if "*" not in json.dumps(actions) and "*" not in resources:
+            continue
+        for action in actions:
+            assert (resource_type, statement["Effect"], action) in JUSTIFIED_WILDCARDS, (resource_type, statement)
 
 
 def test_cfn_lint_finds_nothing(synth: Synth, stage: str) -> None:

@@ -28,6 +28,13 @@ def test_cdk_json_stages_all_validate() -> None:
         assert load_stage(stages, name).name == name
 
 
+def test_cdk_json_stages_spell_out_every_setting() -> None:
+    # Explicit values in both stages, so cdk.json reads as the full configuration (docs/deploy.md lists them).
+    optional = {"name", "account", "region"}
+    for name, raw in _cdk_json_stages().items():
+        assert set(raw) == set(StageConfig.model_fields) - optional, name
+
+
 def test_prod_stage_retains_data_and_alarms_on_silence() -> None:
     prod = load_stage(_cdk_json_stages(), "prod")
     dev = load_stage(_cdk_json_stages(), "dev")
@@ -87,12 +94,24 @@ def test_load_stage_topic_and_email_together_is_rejected() -> None:
         load_stage({"prod": both}, "prod")
 
 
+MINIMAL_STAGE = {
+    "name": "t",
+    "stack_name": "clerk-sync-t",
+    "clerk_issuer": "https://clerk.example.com/",
+    "clerk_authorized_parties": ["https://a.example.com"],
+}
+
+
+def _with(**fields: Any) -> dict[str, Any]:
+    """cdk.json's stages with dev's entry changed by `fields`."""
+    stages = _cdk_json_stages()
+    return {"dev": {**stages["dev"], **fields}}
+
+
 def test_function_environment_joins_lists_and_omits_unset_optionals() -> None:
     stage = StageConfig.model_validate(
         {
-            "name": "t",
-            "stack_name": "clerk-sync-t",
-            "clerk_issuer": "https://clerk.example.com/",
+            **MINIMAL_STAGE,
             "clerk_authorized_parties": ["https://a.example.com", "https://b.example.com"],
             "admin_user_ids": ["user_1", "user_2"],
             "log_level": "WARNING",
@@ -102,12 +121,92 @@ def test_function_environment_joins_lists_and_omits_unset_optionals() -> None:
     assert env["CLERK_AUTHORIZED_PARTIES"] == "https://a.example.com,https://b.example.com"
     assert env["ADMIN_USER_IDS"] == "user_1,user_2"
     assert env["CLERK_ISSUER"] == "https://clerk.example.com"
-    assert env["CLERK_API_URL"] == "https://api.clerk.com/v1"
     assert env["POWERTOOLS_LOG_LEVEL"] == "WARNING"
     assert env["SCRUB_PII_ON_DELETE"] == "true"
     assert env["STORE_PRIVATE_METADATA"] == "false"
     assert "CLERK_JWT_KEY" not in env
     assert "CLERK_INSTANCE_ID" not in env
+    assert "CLERK_JWKS_URL" not in env
+
+
+def test_function_environment_defaults_match_the_runtime_defaults() -> None:
+    env = StageConfig.model_validate(MINIMAL_STAGE).function_environment()
+    assert env["CLERK_API_URL"] == "https://api.clerk.com"
+    assert env["LOGIN_SYNC_BUDGET_SECONDS"] == "1.5"
+    assert env["ADMIN_METADATA_FLAG"] == "role=admin"
+    assert env["USER_EVENT_MEMBERSHIP_SYNC"] == "missing"
+
+
+def test_function_environment_maps_every_runtime_setting() -> None:
+    stage = StageConfig.model_validate(
+        {
+            **MINIMAL_STAGE,
+            "clerk_api_url": "https://clerk-proxy.example.com/",
+            "clerk_jwks_url": "https://clerk.example.com/.well-known/jwks.json",
+            "clerk_jwt_key": "-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----",
+            "clerk_instance_id": "ins_123",
+            "login_sync_budget_seconds": 2.5,
+            "admin_metadata_flag": "platform_admin=true",
+            "user_event_membership_sync": "always",
+            "user_freshness_seconds": 120,
+            "scrub_pii_on_delete": False,
+            "store_private_metadata": True,
+        }
+    )
+    env = stage.function_environment()
+    assert env["CLERK_API_URL"] == "https://clerk-proxy.example.com"
+    assert env["CLERK_JWKS_URL"] == "https://clerk.example.com/.well-known/jwks.json"
+    assert env["CLERK_JWT_KEY"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert env["CLERK_INSTANCE_ID"] == "ins_123"
+    assert env["LOGIN_SYNC_BUDGET_SECONDS"] == "2.5"
+    assert env["ADMIN_METADATA_FLAG"] == "platform_admin=true"
+    assert env["USER_EVENT_MEMBERSHIP_SYNC"] == "always"
+    assert env["USER_FRESHNESS_SECONDS"] == "120"
+    assert env["SCRUB_PII_ON_DELETE"] == "false"
+    assert env["STORE_PRIVATE_METADATA"] == "true"
+
+
+def test_function_environment_empty_admin_flag_is_kept_to_disable_it() -> None:
+    env = StageConfig.model_validate({**MINIMAL_STAGE, "admin_metadata_flag": ""}).function_environment()
+    # Left out, the runtime would apply its default role=admin; empty is how a stage turns the flag off.
+    assert env["ADMIN_METADATA_FLAG"] == ""
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.clerk.com/v1", "https://api.clerk.com/v1/", "https://clerk-proxy.example.com/clerk/v1"]
+)
+def test_load_stage_clerk_api_url_with_version_is_rejected(url: str) -> None:
+    with pytest.raises(StageConfigError, match=r"clerk_api_url: .*without /v1 .*https://api.clerk.com"):
+        load_stage(_with(clerk_api_url=url), "dev")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("login_sync_budget_seconds", 0),
+        ("login_sync_budget_seconds", 5.5),
+        ("admin_metadata_flag", "role"),
+        ("admin_metadata_flag", "=admin"),
+        ("admin_metadata_flag", "role=a b"),
+        ("user_event_membership_sync", "sometimes"),
+        ("clerk_jwks_url", "not a url"),
+        ("admin_user_ids", ["alice"]),
+        ("clerk_issuer", "http://clerk.example.com"),
+        ("clerk_jwks_url", "http://clerk.example.com/.well-known/jwks.json"),
+        ("clerk_api_url", "http://api.clerk.com"),
+        ("clerk_jwt_key", "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"),
+        ("region", "Europe"),
+        ("account", "12345"),
+    ],
+)
+def test_load_stage_invalid_runtime_setting_names_the_field(field: str, value: Any) -> None:
+    with pytest.raises(StageConfigError, match=rf"stage 'dev' in cdk.json is invalid: {field}"):
+        load_stage(_with(**{field: value}), "dev")
+
+
+@pytest.mark.parametrize(("field", "value"), [("login_sync_budget_seconds", 5), ("admin_metadata_flag", "")])
+def test_load_stage_boundary_runtime_settings_are_accepted(field: str, value: Any) -> None:
+    assert getattr(load_stage(_with(**{field: value}), "dev"), field) == value
 
 
 @pytest.mark.parametrize(
@@ -136,3 +235,9 @@ def test_app_entry_point_without_stage_exits_with_clear_error(tmp_path: Path) ->
     assert result.returncode == 1
     assert "error: no stage selected: pass -c stage=<name> (one of: dev, prod)" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_load_stage_environment_beyond_lambda_limit_is_rejected() -> None:
+    admins = [f"user_{n:027d}" for n in range(100)]  # Clerk ids are ~32 characters
+    with pytest.raises(StageConfigError, match=r"environment from this stage is \d+ bytes; Lambda allows 4 KB"):
+        load_stage(_with(admin_user_ids=admins), "dev")
