@@ -56,9 +56,11 @@ class ItemPolicy:
 
 
 # Fields Clerk changes without bumping `updated_at`: an org's members_count when memberships change, a
-# membership's public_user_data when its user edits their profile, a user's last_active_at. They are
-# stored as last seen but take no part in the equal-version comparison, or each such change would look
-# like a conflicting update (docs/decisions/0003). The user record itself has the current names.
+# membership's public_user_data when its user edits their profile, a user's last_active_at. They take no
+# part in the content hash, or each such change would look like a conflicting update (docs/decisions/0003).
+# So a webhook at the version already stored that differs only in them is judged `duplicate` and not
+# written: the stored values are those of the last write, refreshed only by a newer version or a fetched
+# (API) write, and may lag Clerk's. The user record itself has the current names.
 VOLATILE_FIELDS = frozenset({"members_count", "last_active_at", "public_user_data"})
 
 
@@ -71,6 +73,11 @@ def _number(value: Any) -> Any:
 def to_dynamo_value(value: Any) -> Any:
     """JSON-shaped data with floats as Decimal, which is what DynamoDB's serializer accepts (and returns)."""
     return json.loads(json.dumps(value, default=_number), parse_float=Decimal)
+
+
+def from_dynamo_value(value: Any) -> Any:
+    """An item (or any value) as read from DynamoDB, with its Decimals as ints and floats: JSON-ready."""
+    return json.loads(json.dumps(value, default=_number))
 
 
 def content_hash(fields: dict[str, Any]) -> str:

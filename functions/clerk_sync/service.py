@@ -266,10 +266,27 @@ class SyncService:
                 return LoginUser(self._store.get_user(user_id), "deleted", calls.requests)
             except CLERK_UNREACHABLE as error:
                 return self._login_fallback(user_id, stored, claims or {}, ctx, error=error, calls=calls.requests)
-        result = self._store.put_user(user, ctx, fetched=True)
-        if result.outcome is Outcome.TOMBSTONED:
-            return LoginUser(self._store.get_user(user_id), "deleted", calls.requests)
+            result = self._store.put_user(user, ctx, fetched=True)
+            if result.outcome is Outcome.TOMBSTONED:
+                return LoginUser(self._store.get_user(user_id), "deleted", calls.requests)
+            if stored is None or stored.get("provisional"):
+                self._first_login_organizations(user_id, ctx, deadline)
         return LoginUser(self._store.get_user(user_id), "clerk", calls.requests)
+
+    def _first_login_organizations(self, user_id: str, ctx: WriteContext, deadline: float | None) -> None:
+        """A first login brings the user's organizations along, within the same deadline; else a queued sync."""
+        report = SyncReport(trigger=SyncTrigger.LOGIN, user_id=user_id)
+        try:
+            self._sync_user_organizations_into(report, user_id, ctx, deadline)
+        except CLERK_UNREACHABLE as error:
+            logger.warning(
+                "clerk unreachable at first login: memberships queued", extra={"error": type(error).__name__}
+            )
+            self._enqueue(
+                QueuedSync(
+                    target=SyncTarget.USER_ORGANIZATIONS, user_id=user_id, trigger="login", requested_at=ctx.now_ms
+                )
+            )
 
     def _login_fallback(
         self,

@@ -67,8 +67,18 @@ def reset() -> None:
         getter.cache_clear()
     for cached in (settings.webhook_settings, settings.store_settings, settings.sync_settings):
         cached.cache_clear()
-    # Only if loaded: importing the client here would put httpx on every cold path.
-    client_module = sys.modules.get("clerk_sync.clerk.client")
-    if client_module is not None:
-        client_module.get_clerk_client.cache_clear()
-        client_module.clerk_settings.cache_clear()
+    # Only the modules already loaded: importing them here would put httpx or PyJWT on every cold path.
+    for module_name, getters in _LAZY_CACHES.items():
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        for name in getters:
+            getattr(module, name).cache_clear()
+
+
+_LAZY_CACHES = {
+    "clerk_sync.clerk.client": ("get_clerk_client", "clerk_settings"),
+    "clerk_sync.auth.tokens": ("get_session_verifier",),
+    "clerk_sync.auth.settings": ("auth_settings",),
+    "clerk_sync.api.settings": ("access_settings",),
+}

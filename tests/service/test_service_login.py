@@ -37,14 +37,43 @@ def test_login_with_fresh_record_costs_one_read_and_no_clerk_call(harness: Harne
     assert dict(dynamodb_meter.calls) == {"GetItem": 1}
 
 
-def test_login_of_unknown_user_fetches_and_stores_them(harness: Harness) -> None:
+def test_login_of_unknown_user_fetches_and_stores_them_with_their_orgs(harness: Harness) -> None:
     user_id = harness.clerk.create_user(first_name="Grace")["id"]
+    org_id = harness.clerk.create_organization("Navy", created_by=user_id)["id"]
+    harness.clerk.reset_stats()
     login = harness.service.get_or_create_user(user_id, deadline=harness.service.deadline_in(1.5))
     assert login.source == "clerk"
-    assert login.clerk_calls == 1
+    assert login.clerk_calls == 2  # the user, then one page of memberships
     assert login.item is not None
     assert login.item["first_name"] == "Grace"
     assert login.item["sync_source"] == "login"
+    assert [m["org_id"] for m in harness.store.user_memberships(user_id)] == [org_id]
+
+
+def test_login_refreshing_a_stale_user_fetches_only_the_user(harness: Harness) -> None:
+    user_id = _stored_user(harness)
+    _age(harness, user_id, 3600)
+    login = harness.service.get_or_create_user(user_id)
+    assert login.clerk_calls == 1
+
+
+def test_first_login_whose_membership_listing_fails_queues_it(harness: Harness) -> None:
+    user_id = harness.clerk.create_user(first_name="Grace")["id"]
+    client = harness.service.clerk
+    client.list_user_memberships = _unavailable  # type: ignore[method-assign]
+    try:
+        login = harness.service.get_or_create_user(user_id)
+    finally:
+        del client.list_user_memberships
+    assert login.source == "clerk"
+    [queued] = harness.queued_syncs()
+    assert (queued.target, queued.user_id, queued.trigger) == (SyncTarget.USER_ORGANIZATIONS, user_id, "login")
+
+
+def _unavailable(*args: object, **kwargs: object) -> object:
+    from clerk_sync.clerk.errors import ClerkUnavailableError
+
+    raise ClerkUnavailableError("down", operation="UsersGetOrganizationMemberships")
 
 
 def test_login_with_stale_record_refetches(harness: Harness) -> None:

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from clerk_sync.auth import SessionVerifier, TokenError, TokenMissingError, extract_token
 from clerk_sync_local.emulator.tokens import TokenSigner
+from tests.support.forge import b64url, sign_raw
 
 from .conftest import claims
-from .forge import b64url, sign_raw
 
 # The verifiers are function-scoped fixtures reused across examples: fine, verify() keeps no per-token state.
 _FUZZ_SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -26,9 +26,9 @@ from clerk_sync.auth import (
 )
 from clerk_sync.auth.tokens import MAX_TOKEN_CHARS
 from clerk_sync_local.emulator.tokens import TokenSigner
+from tests.support.forge import forge, hs256, private_key, segment, sign_raw, with_payload
 
 from .conftest import ISSUER, NOW, PARTY, SESSION_ID, USER_ID, FakeClock, FakeJwks, MakeVerifier, claims
-from .forge import forge, hs256, private_key, segment, sign_raw, with_payload
 
 if TYPE_CHECKING:
     from clerk_sync.auth.jwks import JwksKeySource

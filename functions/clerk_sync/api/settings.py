@@ -1,0 +1,52 @@
+"""Who may do what: platform admins, and the time budgets of the authorizer and the sync routes."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
+
+from clerk_sync.settings import _Settings, _split_list
+
+
+class AccessSettings(_Settings):
+    """ADMIN_USER_IDS and ADMIN_METADATA_FLAG decide platform admins; budgets bound Clerk calls per request."""
+
+    admin_user_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # `key=value` on the stored user's public_metadata that makes them a platform admin; empty disables it.
+    admin_metadata_flag: str = "role=admin"
+    # The sync routes run under API Gateway's 30 s integration limit; leave room to answer.
+    api_sync_budget_seconds: float = Field(default=25.0, gt=0, le=28)
+
+    _split = field_validator("admin_user_ids", mode="before")(_split_list)
+
+    @field_validator("admin_user_ids", mode="after")
+    @classmethod
+    def _are_user_ids(cls, value: list[str]) -> list[str]:
+        for user_id in value:
+            if not user_id.startswith("user_"):
+                raise ValueError(f"ADMIN_USER_IDS entries must be Clerk user ids (user_...), got {user_id!r}")
+        return value
+
+    @field_validator("admin_metadata_flag", mode="after")
+    @classmethod
+    def _is_key_value(cls, value: str) -> str:
+        if value and ("=" not in value or not value.split("=", 1)[0]):
+            raise ValueError("ADMIN_METADATA_FLAG must look like key=value (e.g. role=admin), or be empty")
+        return value
+
+    def is_platform_admin(self, user_id: str, user_item: dict[str, Any] | None) -> bool:
+        if user_id in self.admin_user_ids:
+            return True
+        if not self.admin_metadata_flag or not user_item:
+            return False
+        key, value = self.admin_metadata_flag.split("=", 1)
+        metadata = user_item.get("public_metadata") or {}
+        return isinstance(metadata, dict) and str(metadata.get(key)) == value
+
+
+@lru_cache(maxsize=1)
+def access_settings() -> AccessSettings:
+    return AccessSettings()

@@ -1,0 +1,45 @@
+"""HTTP API Lambda authorizer (payload v2, simple responses): session token → caller context, sync on login."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerResponseV2,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from clerk_sync.api.authorization import authorize
+from clerk_sync.api.settings import access_settings
+from clerk_sync.auth.tokens import get_session_verifier
+from clerk_sync.observability import count, logger, metrics
+from clerk_sync.settings import sync_settings
+from clerk_sync.wiring import sync_service
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    started = time.perf_counter()
+    decision = authorize(
+        event.get("headers"),
+        event.get("cookies"),
+        verifier=get_session_verifier,
+        service=sync_service,
+        access=access_settings(),
+        login_budget_seconds=sync_settings().login_sync_budget_seconds,
+    )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    metrics.add_metric("AuthorizerLatency", MetricUnit.Milliseconds, elapsed_ms)
+    caller, login = decision.caller, decision.login
+    fields = {"reason": decision.reason, "user_id": caller.userId or None, "duration_ms": round(elapsed_ms, 1)}
+    if decision.reason != "ok":
+        count("AuthorizerDenied", Reason=decision.reason)
+        logger.info("caller denied", extra=fields)
+    else:
+        logger.info("caller authorized", extra={**fields, "login_source": caller.loginSource})
+    if login is not None and login.source in ("stale", "provisional"):
+        count("LoginFallback", Tier=login.source)
+    return APIGatewayAuthorizerResponseV2(authorize=decision.allowed, context=decision.caller.context()).asdict()
