@@ -20,16 +20,25 @@ class QueuedEvent(BaseModel):
     event: dict[str, Any]
 
 
+# How long a user delete's second cascade pass waits. GSI1 (a user's memberships) is eventually consistent:
+# a membership written just before the user's tombstone can be missing from the first pass's query. Index
+# lag is normally well under a second; a minute leaves a wide margin and still bounds how long such a
+# membership can outlive its user (SQS allows up to 900 s).
+USER_CASCADE_DELAY_SECONDS = 60
+
+
 class SyncTarget(StrEnum):
     USER = "user"
     USER_ORGANIZATIONS = "user_organizations"
     ORGANIZATION = "organization"
     MEMBERSHIP = "membership"
     ORGANIZATION_MEMBERS = "organization_members"  # one page of a bulk member sync job
+    USER_CASCADE = "user_cascade"  # a deleted user's memberships again, sent delayed (GSI1 lag; no Clerk call)
 
 
 class QueuedSync(BaseModel):
-    """A sync to run in the worker: healing a provisional record, a user's memberships, a job's next page."""
+    """A sync to run in the worker: healing a provisional record, a user's memberships, a job's next page,
+    or the delayed second pass of a user delete's cascade."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 

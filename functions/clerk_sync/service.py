@@ -25,7 +25,7 @@ from clerk_sync.clerk.errors import (
 )
 from clerk_sync.items import SyncSource, WriteContext
 from clerk_sync.jobs import Job, JobStatus, new_job_id
-from clerk_sync.messages import QueuedSync, SyncTarget
+from clerk_sync.messages import USER_CASCADE_DELAY_SECONDS, QueuedSync, SyncTarget
 from clerk_sync.models import (
     Change,
     Envelope,
@@ -159,6 +159,9 @@ class SyncService:
         change = change_from_envelope(envelope)
         ctx = WriteContext(SyncSource.WEBHOOK, self._clock_ms(), event_id)
         result = self.apply_change(change, ctx)
+        if isinstance(change, UserDeleted):
+            # Raises if SQS refuses: the retried event cascades again and queues the pass again.
+            self._queue_user_cascade(change.user_id, SyncTrigger.WEBHOOK, ctx.now_ms, required=True)
         if result.outcome is Outcome.NEEDS_REFETCH:
             self._refetch(change)
         if isinstance(change, UserUpserted) and result.outcome is Outcome.APPLIED:
@@ -225,6 +228,8 @@ class SyncService:
                 return self.sync_membership(org_id, user_id, trigger=trigger)
             case SyncTarget.ORGANIZATION_MEMBERS:
                 return self.continue_members_job(_required(request.job_id, "job_id"), request.offset)
+            case SyncTarget.USER_CASCADE:
+                return self._run_user_cascade(_required(request.user_id, "user_id"), trigger)
         raise ValueError(f"unknown sync target {request.target!r}")  # pragma: no cover - exhaustive match
 
     # ---- users -------------------------------------------------------------------------------------------
@@ -262,7 +267,7 @@ class SyncService:
             try:
                 user = clerk.get_user(user_id, deadline=deadline)
             except ClerkNotFoundError:
-                self._store.delete_user(user_id, ctx)
+                self._delete_user(user_id, ctx, trigger)
                 return LoginUser(self._store.get_user(user_id), "deleted", calls.requests)
             except CLERK_UNREACHABLE as error:
                 return self._login_fallback(user_id, stored, claims or {}, ctx, error=error, calls=calls.requests)
@@ -350,7 +355,7 @@ class SyncService:
             user = self.clerk.get_user(user_id, deadline=deadline)
         except ClerkNotFoundError:
             logger.warning("user not found in clerk: marking deleted", extra={"user_id": user_id})
-            self._store.delete_user(user_id, ctx)
+            self._delete_user(user_id, ctx, report.trigger)
             report.found = False
             report.add("user", user_id, ChangeOutcome.DELETED)
             return False
@@ -367,7 +372,7 @@ class SyncService:
         except ClerkNotFoundError:
             if report.found:
                 logger.warning("user not found in clerk: marking deleted", extra={"user_id": user_id})
-                self._store.delete_user(user_id, ctx)
+                self._delete_user(user_id, ctx, report.trigger)
                 report.found = False
                 report.add("user", user_id, ChangeOutcome.DELETED)
             return
@@ -656,7 +661,7 @@ class SyncService:
                 continue
             result = self._store.put_membership(membership, ctx, fetched=True)
             report.add("membership", entity_id, change_outcome(result.outcome))
-        self._store.cascade_deleted_parents({m.user_id for m in memberships}, orgs)
+        self._cascade_deleted_parents(report, {m.user_id for m in memberships}, set(orgs), ctx)
 
     def _remove_unlisted(
         self, report: SyncReport, org_id: str, user_id: str, listed_at: int, ctx: WriteContext
@@ -689,6 +694,49 @@ class SyncService:
             finally:
                 report.clerk_calls = calls.requests
                 report.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+
+    # ---- user cascade, second pass (invariant 4; docs/decisions/0004) ------------------------------------------
+
+    def _delete_user(self, user_id: str, ctx: WriteContext, trigger: SyncTrigger) -> WriteResult:
+        """Tombstones the user (cascading at once) and queues the delayed second pass of the cascade."""
+        result = self._store.delete_user(user_id, ctx)
+        self._queue_user_cascade(user_id, trigger, ctx.now_ms)
+        return result
+
+    def _cascade_deleted_parents(
+        self, report: SyncReport, user_ids: set[str], org_ids: set[str], ctx: WriteContext
+    ) -> None:
+        """After writes without the parents' transaction: cascade deleted parents now, deleted users again later.
+
+        The memberships just written under a deleted user may not be in GSI1 yet, so the pass now can miss them.
+        """
+        cascade = self._store.cascade_deleted_parents(user_ids, org_ids)
+        for user_id in cascade.deleted_users:
+            self._queue_user_cascade(user_id, report.trigger, ctx.now_ms)
+
+    def _queue_user_cascade(self, user_id: str, trigger: SyncTrigger, now_ms: int, *, required: bool = False) -> None:
+        """Queues the second pass, delayed past GSI1's lag; `required` raises if SQS refuses, else it is logged."""
+        message = QueuedSync(
+            target=SyncTarget.USER_CASCADE, user_id=user_id, trigger=trigger.value, requested_at=now_ms
+        )
+        if self._queue is None:
+            logger.error("no event queue configured: cascade pass not queued", extra={"user_id": user_id})
+            return
+        try:
+            self._queue.send(message, delay_seconds=USER_CASCADE_DELAY_SECONDS)
+        except QueueUnavailableError:
+            if required:
+                raise
+            logger.error("cascade pass could not be queued", extra={"user_id": user_id})
+
+    def _run_user_cascade(self, user_id: str, trigger: SyncTrigger) -> SyncReport:
+        """The queued second pass: removes what GSI1 lists for a deleted user now; no Clerk request."""
+        started = time.perf_counter()
+        report = SyncReport(trigger=trigger, user_id=user_id)
+        for org_id in self._store.cascade_user(user_id):
+            report.add("membership", f"{org_id}/{user_id}", ChangeOutcome.REMOVED)
+        report.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        return report
 
 
 def _unrefreshed_since(item: dict[str, Any], listed_at: int) -> bool:

@@ -31,7 +31,7 @@ class Outcome(StrEnum):
     APPLIED = "applied"
     STALE = "stale"  # a newer version (or a delete at the same version) is on record
     DUPLICATE = "duplicate"  # the same version with the same content is on record
-    TOMBSTONED = "tombstoned"  # the user or organization (or a parent) is deleted: never resurrected
+    TOMBSTONED = "tombstoned"  # the user, organization, a parent or this membership id is deleted: never resurrected
     NEEDS_REFETCH = "needs_refetch"  # the same version with different content: only Clerk can tell
 
 
@@ -43,6 +43,14 @@ class WriteResult:
     cascaded: int = 0  # memberships removed because their user or organization was deleted
 
 
+@dataclass(frozen=True)
+class ParentCascade:
+    """What `cascade_deleted_parents` found: memberships removed, and the users among the parents that are deleted."""
+
+    removed: int = 0
+    deleted_users: tuple[str, ...] = ()
+
+
 class StoreError(Exception):
     """DynamoDB failed in a way a retry of the whole event may fix (throttling, conflicts, outages)."""
 
@@ -51,24 +59,36 @@ class StoreError(Exception):
 _IS_NEW = "attribute_not_exists(PK)"
 _IS_OLDER = "version < :version"
 _IS_SAME_VERSION = "version = :version"
+_IS_NOT_NEWER = "version <= :version"
 _IS_LIVE = "deleted = :false"
+_IS_TOMBSTONE = "deleted = :true"
 # Users and organizations: a newer version of a live record; never over a tombstone (no resurrection).
 _UPSERT_PROFILE = f"{_IS_NEW} OR ({_IS_LIVE} AND {_IS_OLDER})"
 # Deleting: anything not already a tombstone.
 _TOMBSTONE_PROFILE = f"{_IS_NEW} OR {_IS_LIVE}"
-# Memberships can come back, so the version alone decides; at equal versions a delete beats a live record.
-_UPSERT_MEMBERSHIP = f"{_IS_NEW} OR {_IS_OLDER}"
-_DELETE_MEMBERSHIP = f"{_IS_NEW} OR {_IS_OLDER} OR ({_IS_SAME_VERSION} AND {_IS_LIVE})"
+# Memberships come back under a new membership id (an incarnation); within one incarnation its delete is
+# final and supersedes its updates, whatever versions Clerk put on them. Provisional records (version 0)
+# and sync-removal tombstones carry no membership id, so versions alone decide against them.
+_IS_SAME_INCARNATION = "membership_id = :membership_id"
+# A tombstone of another (or no known) incarnation yields to anything newer: a re-add, or its later removal.
+_OVER_OLDER_OTHER_TOMBSTONE = f"({_IS_TOMBSTONE} AND {_IS_OLDER} AND NOT {_IS_SAME_INCARNATION})"
+# Event upsert: a newer version of a live record, or a newer incarnation over an older tombstone.
+_UPSERT_MEMBERSHIP = f"{_IS_NEW} OR ({_IS_LIVE} AND {_IS_OLDER}) OR {_OVER_OLDER_OTHER_TOMBSTONE}"
+# Delete: its own incarnation at any version; another live incarnation only if not newer (a tie goes to
+# the delete); another incarnation's older tombstone. Never over its own tombstone (a repeat).
+_DELETE_MEMBERSHIP = (
+    f"{_IS_NEW} OR ({_IS_LIVE} AND ({_IS_SAME_INCARNATION} OR {_IS_NOT_NEWER})) OR {_OVER_OLDER_OTHER_TOMBSTONE}"
+)
 # Parents of a membership must not be tombstones (cascade holds for late membership events too).
 _PARENT_NOT_DELETED = f"{_IS_NEW} OR {_IS_LIVE}"
 # needs_refetch is recorded only on the version that was compared.
 _STILL_SAME_VERSION = f"attribute_exists(PK) AND {_IS_SAME_VERSION}"
 # Data just read from Clerk's API is Clerk's current state: at an equal version it replaces what we hold
 # (this is how a needs_refetch tie is settled), and it refreshes synced_at even when nothing changed.
-_IS_NOT_NEWER = "version <= :version"
 _REFRESH_PROFILE = f"{_IS_NEW} OR ({_IS_LIVE} AND {_IS_NOT_NEWER})"
-# A membership delete still beats a live listing of the same version (the listing was read before it).
-_REFRESH_MEMBERSHIP = f"{_IS_NEW} OR {_IS_OLDER} OR ({_IS_SAME_VERSION} AND {_IS_LIVE})"
+# A listing read before a delete must not bring that incarnation back; a same-version delete of another
+# incarnation still beats it.
+_REFRESH_MEMBERSHIP = f"{_IS_NEW} OR ({_IS_LIVE} AND {_IS_NOT_NEWER}) OR {_OVER_OLDER_OTHER_TOMBSTONE}"
 # A sync removes a membership Clerk no longer lists only if nothing newer than the listing wrote it.
 _REMOVE_UNLISTED = f"{_IS_LIVE} AND {_IS_OLDER} AND synced_at < :listed_at"
 # Membership sync requests are coalesced per user: `missing` asks once until a sync completes (or the
@@ -78,7 +98,17 @@ _SYNC_NOT_REQUESTED_SINCE = "attribute_not_exists(requested_at) OR requested_at 
 
 _BATCH_WRITE_LIMIT = 25
 _BATCH_GET_LIMIT = 100
-_UNPROCESSED_RETRIES = 8
+# BatchGetItem / BatchWriteItem hand back what they could not do under load: 8 attempts in all, with a
+# backoff of 50 ms doubling to a 2 s cap between them (~5 s at worst), then the event is retried instead.
+UNPROCESSED_ATTEMPTS = 8
+_BACKOFF_BASE_SECONDS = 0.05
+_BACKOFF_CAP_SECONDS = 2.0
+
+
+def unprocessed_backoff(retry: int) -> float:
+    """Seconds to wait before the `retry`-th resend (0-based) of unprocessed batch items."""
+    return min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2.0**retry)
+
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -103,6 +133,10 @@ def _classify(old: dict[str, Any] | None, item: dict[str, Any], *, profile: bool
         return Outcome.STALE
     if profile and old.get("deleted"):
         return Outcome.TOMBSTONED
+    if not profile and old.get("deleted") and _same_incarnation(old, item):
+        # This membership id was deleted: a late create or update of it is refused whatever its version
+        # (reported like any record deleted on our side), and a second delete of it is a repeat.
+        return Outcome.DUPLICATE if item["deleted"] else Outcome.TOMBSTONED
     if int(old.get("version", 0)) > item["version"]:
         return Outcome.STALE
     if old.get("deleted"):
@@ -111,6 +145,17 @@ def _classify(old: dict[str, Any] | None, item: dict[str, Any], *, profile: bool
     if old.get("content_hash") == item["content_hash"]:
         return Outcome.DUPLICATE
     return Outcome.NEEDS_REFETCH
+
+
+def _same_incarnation(old: dict[str, Any], item: dict[str, Any]) -> bool:
+    """Both carry the same Clerk membership id (provisional and sync-removal items carry none)."""
+    membership_id = item.get("membership_id")
+    return membership_id is not None and old.get("membership_id") == membership_id
+
+
+def _membership_values(item: dict[str, Any]) -> dict[str, Any]:
+    """The placeholders of the membership conditions (DynamoDB refuses unused ones, moto does not)."""
+    return _values(version=item["version"], false=False, true=True, membership_id=item["membership_id"])
 
 
 def _classify_refresh(old: dict[str, Any] | None, item: dict[str, Any]) -> Outcome:
@@ -183,17 +228,16 @@ class SyncStore:
     # ---- memberships -------------------------------------------------------------------------
 
     def put_membership(self, membership: Membership, ctx: WriteContext, *, fetched: bool = False) -> WriteResult:
-        """Version-guarded upsert under live parents.
+        """Version-guarded upsert under live parents; never over a tombstone of the same membership id (0003).
 
         `fetched` (data just listed from Clerk) writes without the parents' transaction, which bulk syncs
         cannot afford; such callers check the parents afterwards with `cascade_deleted_parents`.
         """
         item = items.membership_item(membership, ctx, self._policy)
+        values = _membership_values(item)
         if fetched:
             entity_id = f"{membership.org_id}/{membership.user_id}"
-            values = _values(version=item["version"], false=False)
             return self._refresh(item, _REFRESH_MEMBERSHIP, values, Entity.MEMBERSHIP, entity_id, profile=False)
-        values = _values(version=item["version"])
         return self._write_membership(
             membership.org_id, membership.user_id, item, _UPSERT_MEMBERSHIP, values=values, ctx=ctx
         )
@@ -216,27 +260,46 @@ class SyncStore:
 
     def delete_membership(self, membership: Membership, ctx: WriteContext) -> WriteResult:
         item = items.membership_tombstone_item(membership, ctx, self._policy)
-        values = _values(version=item["version"], false=False)
         return self._write_membership(
-            membership.org_id, membership.user_id, item, _DELETE_MEMBERSHIP, values=values, ctx=ctx
+            membership.org_id, membership.user_id, item, _DELETE_MEMBERSHIP, values=_membership_values(item), ctx=ctx
         )
 
-    def cascade_deleted_parents(self, user_ids: Iterable[str], org_ids: Iterable[str]) -> int:
-        """Removes memberships under any of these users or organizations that is a tombstone; returns how many.
+    def cascade_deleted_parents(self, user_ids: Iterable[str], org_ids: Iterable[str]) -> ParentCascade:
+        """Removes memberships under any of these users or organizations that is a tombstone.
 
         Bulk syncs write memberships without the parents' transaction; this closes the window in which a
-        delete landed between their read of Clerk and their write (invariant 4).
+        delete landed between their read of Clerk and their write (invariant 4). A deleted user's memberships
+        are found through GSI1, which may not list the one just written yet: callers queue a delayed
+        `cascade_user` for each of `deleted_users` (docs/decisions/0004).
         """
         wanted = [keys.user_key(u) for u in dict.fromkeys(user_ids)] + [keys.org_key(o) for o in dict.fromkeys(org_ids)]
         removed = 0
+        deleted_users: list[str] = []
         for parent in self.get_many(wanted):
             if not parent.get("deleted"):
                 continue
             if parent[keys.PK].startswith(keys.USER_PREFIX):
-                removed += self._delete_keys(self._user_membership_keys(parent[keys.PK][len(keys.USER_PREFIX) :]))
+                user_id = parent[keys.PK][len(keys.USER_PREFIX) :]
+                deleted_users.append(user_id)
+                removed += self._delete_keys(self._user_membership_keys(user_id))
             else:
                 removed += self._delete_keys(self._org_membership_keys(parent[keys.PK][len(keys.ORG_PREFIX) :]))
-        return removed
+        return ParentCascade(removed, tuple(sorted(deleted_users)))
+
+    def cascade_user(self, user_id: str) -> list[str]:
+        """The user cascade again, for memberships GSI1 did not list yet when the user was deleted.
+
+        Returns the organization ids whose membership it removed. One GSI1 query when nothing is left;
+        memberships are removed only under a user tombstone, so a request for a live user changes nothing.
+        """
+        found = self._user_membership_keys(user_id)
+        if not found:
+            return []
+        user = self.get_user(user_id)
+        if not (user and user.get("deleted")):
+            return []
+        self._delete_keys(found)
+        return [key[keys.PK][len(keys.ORG_PREFIX) :] for key in found]
 
     # ---- jobs -------------------------------------------------------------------------------------
 
@@ -329,15 +392,13 @@ class SyncStore:
             pending: dict[str, Any] = {
                 self._table: {"Keys": [_serialize(key) for key in chunk], "ConsistentRead": True}
             }
-            for attempt in range(_UNPROCESSED_RETRIES):
-                response = self._client.batch_get_item(RequestItems=pending)
+
+            def read(request: dict[str, Any]) -> dict[str, Any]:
+                response = self._client.batch_get_item(RequestItems=request)
                 found.extend(_deserialize(raw) for raw in response.get("Responses", {}).get(self._table, []))
-                pending = dict(response.get("UnprocessedKeys") or {})
-                if not pending:
-                    break
-                self._sleep(min(2.0, 0.05 * 2**attempt))
-            else:
-                raise StoreError("batch read left unprocessed keys")
+                return dict(response.get("UnprocessedKeys") or {})
+
+            self._until_processed(read, pending, "batch read")
         return found
 
     def organization_memberships(self, org_id: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
@@ -562,15 +623,28 @@ class SyncStore:
         for start in range(0, len(item_keys), _BATCH_WRITE_LIMIT):
             chunk = item_keys[start : start + _BATCH_WRITE_LIMIT]
             pending: dict[str, Any] = {self._table: [{"DeleteRequest": {"Key": _serialize(key)}} for key in chunk]}
-            for attempt in range(_UNPROCESSED_RETRIES):
-                response = self._client.batch_write_item(RequestItems=pending)
-                pending = dict(response.get("UnprocessedItems") or {})
-                if not pending:
-                    break
-                self._sleep(min(2.0, 0.05 * 2**attempt))
-            else:
-                raise StoreError("cascade delete left unprocessed items; the event will be retried")
+
+            def write(request: dict[str, Any]) -> dict[str, Any]:
+                response = self._client.batch_write_item(RequestItems=request)
+                return dict(response.get("UnprocessedItems") or {})
+
+            self._until_processed(write, pending, "cascade delete")
         return len(item_keys)
+
+    def _until_processed(
+        self, send: Callable[[dict[str, Any]], dict[str, Any]], pending: dict[str, Any], what: str
+    ) -> None:
+        """Sends a batch request, then what it left unprocessed, with backoff; StoreError once attempts run out."""
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            if attempt:
+                self._sleep(unprocessed_backoff(attempt - 1))
+            try:
+                pending = send(pending)
+            except ClientError as error:
+                raise StoreError(f"{what} failed: {error}") from error
+            if not pending:
+                return
+        raise StoreError(f"{what} left unprocessed items after {UNPROCESSED_ATTEMPTS} attempts")
 
 
 class _Applied:

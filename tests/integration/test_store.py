@@ -144,7 +144,8 @@ def test_store_membership_delete_beats_update_of_same_version(aws: Any) -> None:
     store = aws.store()
     store.put_membership(_membership(5), CTX)
     assert store.delete_membership(_membership(7, role="org:admin"), CTX).outcome is Outcome.APPLIED
-    assert store.put_membership(_membership(7, role="org:admin"), CTX).outcome is Outcome.STALE
+    # Same membership id: its delete is final (docs/decisions/0003), so the late update is refused as deleted.
+    assert store.put_membership(_membership(7, role="org:admin"), CTX).outcome is Outcome.TOMBSTONED
     assert store.delete_membership(_membership(7, role="org:admin"), CTX).outcome is Outcome.DUPLICATE
     assert store.get_membership(ORG, USER)["deleted"] is True
     assert store.user_memberships(USER) == []

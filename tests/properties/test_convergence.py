@@ -1,7 +1,9 @@
 """Invariants 1-5 as properties: any delivery order, with duplicates, converges on Clerk's final state.
 
 1 convergence, 2 no stale overwrite, 3 no resurrection (and membership re-add), 4 cascade, 5 idempotence.
-Provisional login records are mixed into the deliveries: any real version must replace them.
+Membership deletes may carry an `updated_at` older than the membership's last update (or the deletion
+time), and re-adds get a new membership id (tests/support/clerk_history.py). Provisional login records of
+users and memberships are mixed into the deliveries: any real version must replace them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ USERS = ("user_ann", "user_bob", "user_cy")
 ORGS = ("org_red", "org_blue")
 POLICY = ItemPolicy()
 
+# Which state a membership delete's payload carries: 0 as it last was, n an earlier state, -1 the deletion time.
+payload_ages = st.integers(min_value=-1, max_value=3)
+
 operations = st.one_of(
     st.tuples(st.just("upsert_user"), st.sampled_from(USERS), st.sampled_from(["Ann", "Bo", "Cy"])),
     st.tuples(st.just("upsert_user"), st.sampled_from(USERS), st.text(max_size=5)),
@@ -38,10 +43,14 @@ operations = st.one_of(
         st.sampled_from(["org:admin", "org:member"]),
     ),
     st.tuples(st.just("set_membership"), st.sampled_from(ORGS), st.sampled_from(USERS), st.just("org:member")),
-    st.tuples(st.just("remove_membership"), st.sampled_from(ORGS), st.sampled_from(USERS)),
-    st.tuples(st.just("remove_nth_membership"), st.integers(min_value=0, max_value=5)),
-    st.tuples(st.just("delete_user"), st.sampled_from(USERS), st.booleans()),
-    st.tuples(st.just("delete_org"), st.sampled_from(ORGS), st.booleans()),
+    st.tuples(
+        st.just("update_nth_membership"), st.integers(min_value=0, max_value=5), st.sampled_from(["org:admin", "org:x"])
+    ),
+    st.tuples(st.just("churn_membership"), st.sampled_from(ORGS), st.sampled_from(USERS), payload_ages),
+    st.tuples(st.just("remove_membership"), st.sampled_from(ORGS), st.sampled_from(USERS), payload_ages),
+    st.tuples(st.just("remove_nth_membership"), st.integers(min_value=0, max_value=5), payload_ages),
+    st.tuples(st.just("delete_user"), st.sampled_from(USERS), st.booleans(), payload_ages),
+    st.tuples(st.just("delete_org"), st.sampled_from(ORGS), st.booleans(), payload_ages),
 )
 
 
@@ -76,11 +85,12 @@ def _expected_fields(kind: str, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _deliver(service: SyncService, delivery: list[Any]) -> None:
+    fallback = WriteContext(SyncSource.FALLBACK, 1)
     for entry in delivery:
         if entry[0] == "login":
-            service.store.put_provisional_user(
-                entry[1], {"first_name": "from-claims"}, WriteContext(SyncSource.FALLBACK, 1)
-            )
+            service.store.put_provisional_user(entry[1], {"first_name": "from-claims"}, fallback)
+        elif entry[0] == "login_membership":
+            service.store.put_provisional_membership(entry[1], entry[2], "org:member", fallback)
         else:
             svix_id, event = entry
             service.apply_event(Envelope.model_validate(event), event_id=svix_id)
@@ -131,6 +141,19 @@ def test_any_delivery_order_with_duplicates_converges(dynamodb: Any, history: li
     logins = (
         [("login", user_id) for user_id in data.draw(st.lists(st.sampled_from(created), max_size=3))] if created else []
     )
+    # A provisional membership only for a pair Clerk sent events about: one of them replaces or removes it.
+    pairs = sorted(
+        {
+            (event["data"]["organization"]["id"], event["data"]["public_user_data"]["user_id"])
+            for _, event in events
+            if event["type"].startswith("organizationMembership.")
+        }
+    )
+    logins += (
+        [("login_membership", *pair) for pair in data.draw(st.lists(st.sampled_from(pairs), max_size=3))]
+        if pairs
+        else []
+    )
     delivery = data.draw(st.permutations(events + duplicates + logins))
 
     store = _fresh_store(dynamodb)
@@ -140,7 +163,7 @@ def test_any_delivery_order_with_duplicates_converges(dynamodb: Any, history: li
 
     # 5 idempotence: delivering everything again changes nothing at all.
     before = sorted(store.scan(), key=lambda item: (item[keys.PK], item[keys.SK]))
-    _deliver(service, [entry for entry in delivery if entry[0] != "login"])
+    _deliver(service, [entry for entry in delivery if not entry[0].startswith("login")])
     assert sorted(store.scan(), key=lambda item: (item[keys.PK], item[keys.SK])) == before
 
 
@@ -158,3 +181,24 @@ def test_older_event_after_newer_never_overwrites(dynamodb: Any, history: list[A
     replay = data.draw(st.lists(st.sampled_from(clerk.events), max_size=10)) if clerk.events else []
     _deliver(service, replay)
     assert sorted(store.scan(), key=lambda item: (item[keys.PK], item[keys.SK])) == settled
+
+
+def test_history_membership_delete_may_be_older_than_last_update_and_readd_gets_new_id() -> None:
+    """The model emits the hard cases the properties rely on (a generator change must not lose them)."""
+    clerk = ClerkHistory()
+    for operation in [
+        *SETUP,
+        ("churn_membership", "org_red", "user_ann", 2),
+        ("set_membership", "org_red", "user_ann", "org:admin"),
+    ]:
+        clerk.apply(operation)
+    memberships = [event["data"] for _, event in clerk.events if event["type"].startswith("organizationMembership.")]
+    kinds = [
+        event["type"].split(".")[1] for _, event in clerk.events if event["type"].startswith("organizationMembership.")
+    ]
+    assert kinds == ["created", "updated", "updated", "deleted", "created"]
+    deleted, readded = memberships[3], memberships[4]
+    assert deleted["updated_at"] < memberships[2]["updated_at"]  # the created state, two updates back
+    assert deleted["updated_at"] == memberships[0]["updated_at"]
+    assert readded["id"] != deleted["id"]
+    assert readded["updated_at"] > memberships[2]["updated_at"]
