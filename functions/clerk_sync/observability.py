@@ -6,9 +6,15 @@ Helper modules use `logging.getLogger(__name__)`-style child loggers via `child_
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 SERVICE = "clerk-sync"
 NAMESPACE = "ClerkSync"
@@ -20,6 +26,25 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 def child_logger() -> Logger:
     """A logger for helper modules that shares the handler's keys (correlation id, svix_id)."""
     return Logger(service=SERVICE, child=True)
+
+
+def log_metrics(handler: Handler) -> Handler:
+    """Powertools' `log_metrics`, plus: with POWERTOOLS_METRICS_DISABLED the metric set is dropped after each call.
+
+    Powertools neither prints nor clears a disabled set, and prints anyway once 100 values pile up; a warm
+    process (the local stack, tests) would otherwise print stale metrics now and then.
+    """
+    wrapped = metrics.log_metrics(handler)
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        try:
+            return wrapped(event, context)
+        finally:
+            if is_metrics_disabled():
+                metrics.clear_metrics()
+
+    return cast(Handler, run)
 
 
 def count(name: str, **dimensions: str) -> None:

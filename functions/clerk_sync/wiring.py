@@ -5,6 +5,7 @@ Handlers call these getters; domain code never does (it receives its collaborato
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ from clerk_sync.intake import WebhookIntake
 from clerk_sync.items import ItemPolicy
 from clerk_sync.queue import SqsEventQueue
 from clerk_sync.service import SyncOptions, SyncService
-from clerk_sync.settings import store_settings, sync_settings, webhook_settings
+from clerk_sync.settings import SecretSettings, store_settings, sync_settings, webhook_settings
 from clerk_sync.signatures import SignatureVerifier
 from clerk_sync.store import SyncStore
 
@@ -21,15 +22,36 @@ if TYPE_CHECKING:
     from clerk_sync.clerk.client import ClerkClient
 
 
+_webhook_secrets_loaded_at: list[float] = []
+
+
 @lru_cache(maxsize=1)
 def webhook_intake() -> WebhookIntake:
     settings = webhook_settings()
+    _webhook_secrets_loaded_at[:] = [time.monotonic()]
     return WebhookIntake(
         SignatureVerifier(settings.webhook_secrets),
         SqsEventQueue(sqs_client(), settings.events_queue_url),
         instance_id=settings.clerk_instance_id,
         max_body_bytes=settings.webhook_max_body_bytes,
     )
+
+
+def refresh_webhook_secrets() -> bool:
+    """After a bad signature: re-read the secrets from Secrets Manager if they are older than their max age.
+
+    A rotated webhook secret then takes effect in warm containers too; at most one read per max age, however
+    many bad signatures arrive. False (nothing re-read) with plain environment variables.
+    """
+    secret_settings = SecretSettings()
+    loaded_at = _webhook_secrets_loaded_at[0] if _webhook_secrets_loaded_at else None
+    if not secret_settings.clerk_secrets_arn or loaded_at is None:
+        return False
+    if time.monotonic() - loaded_at < secret_settings.secrets_max_age_seconds:
+        return False
+    webhook_intake.cache_clear()
+    webhook_settings.cache_clear()
+    return True
 
 
 @lru_cache(maxsize=1)

@@ -14,12 +14,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from clerk_sync.api.authorization import authorize
 from clerk_sync.api.settings import access_settings
 from clerk_sync.auth.tokens import get_session_verifier
-from clerk_sync.observability import count, logger, metrics
+from clerk_sync.observability import count, log_metrics, logger, metrics
 from clerk_sync.settings import sync_settings
 from clerk_sync.wiring import sync_service
 
 
-@metrics.log_metrics
+@log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()

@@ -8,10 +8,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from clerk_sync.api.routes import app
-from clerk_sync.observability import logger, metrics
+from clerk_sync.observability import log_metrics, logger, metrics
 
 
-@metrics.log_metrics
+@log_metrics
 @logger.inject_lambda_context(clear_state=True, correlation_id_path="requestContext.requestId")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric("SyncApiRequests", MetricUnit.Count, 1)

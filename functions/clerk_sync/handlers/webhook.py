@@ -11,8 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from clerk_sync.intake import IntakeResult
-from clerk_sync.observability import count, logger, metrics
-from clerk_sync.wiring import webhook_intake
+from clerk_sync.observability import count, log_metrics, logger, metrics
+from clerk_sync.wiring import refresh_webhook_secrets, webhook_intake
 
 
 def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +38,7 @@ def _record(result: IntakeResult) -> None:
         logger.info("webhook rejected", extra=fields)
 
 
-@metrics.log_metrics
+@log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     metrics.add_metric("WebhookReceived", MetricUnit.Count, 1)
@@ -48,6 +48,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except (binascii.Error, ValueError):
         count("WebhookRejected", Reason="malformed_body")
         return _response(400, {"error": {"code": "malformed_body", "message": "body is not valid base64"}})
-    result = webhook_intake().receive(body, event.get("headers") or {})
+    headers = event.get("headers") or {}
+    result = webhook_intake().receive(body, headers)
+    if result.reason == "invalid_signature" and refresh_webhook_secrets():
+        result = webhook_intake().receive(body, headers)  # the secret may have been rotated
     _record(result)
     return _response(result.status, result.body)

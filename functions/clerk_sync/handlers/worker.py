@@ -19,7 +19,7 @@ from clerk_sync.aws import dynamodb_meter
 from clerk_sync.clerk.errors import ClerkError
 from clerk_sync.messages import QueuedEvent, QueuedSync, decode_message
 from clerk_sync.models import Envelope
-from clerk_sync.observability import count, logger, metrics
+from clerk_sync.observability import count, log_metrics, logger, metrics
 from clerk_sync.resources import EVENT_QUEUE
 from clerk_sync.wiring import sync_service
 
@@ -121,7 +121,7 @@ def record_handler(record: SQSRecord) -> None:
         _run_sync(message, record, started)
 
 
-@metrics.log_metrics
+@log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
