@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +18,13 @@ class LocalLambdaContext:
     memory_limit_in_mb: int = 256
     invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:clerk-sync-local"
     aws_request_id: str = "req-local"
+    # time.monotonic() at which the invocation times out; None: a fixed 30 s remain (tests that do not care).
+    deadline: float | None = None
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        if self.deadline is None:
+            return 30_000
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 def http_event(

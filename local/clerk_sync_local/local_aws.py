@@ -49,7 +49,6 @@ class LocalMoto:
     def start(self) -> LocalResources:
         import logging
 
-        import boto3
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -57,11 +56,14 @@ class LocalMoto:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
-        # moto accepts any credentials; these keep a developer's real ones out of the local stack.
+        return create_resources(self.client("dynamodb"), self.client("sqs"), self._prefix)
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for this moto; the fake credentials keep a developer's real ones out of it."""
+        import boto3
+
         session = boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=self.region)  # noqa: S106
-        dynamodb = session.client("dynamodb", endpoint_url=self.endpoint_url)
-        sqs = session.client("sqs", endpoint_url=self.endpoint_url)
-        return create_resources(dynamodb, sqs, self._prefix)
+        return session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
 
     def environment(self) -> dict[str, str]:
         """What the handlers need to use this moto: boto3 reads AWS_ENDPOINT_URL itself."""
@@ -76,4 +78,8 @@ class LocalMoto:
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
+            # stop() ends the serve loop but leaves the socket bound and listening: release the port too.
+            listener = getattr(self._server, "_server", None)
+            if listener is not None:
+                listener.server_close()
             self._server = None

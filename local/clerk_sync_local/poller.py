@@ -3,11 +3,15 @@
 Receives batches, calls the handler, deletes what succeeded and leaves reported failures on the
 queue, where SQS's redrive policy moves a record to the DLQ after its receive count. Locally a failed
 record becomes visible again after `retry_delay_seconds` instead of the full visibility timeout.
+With `batching_window_seconds`, a batch that is not full waits up to that long for more records
+(MaximumBatchingWindowInSeconds); a handler that raises fails its whole batch, as a function error does.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +20,10 @@ from clerk_sync import resources
 from clerk_sync_local.lambda_events import LocalLambdaContext, sqs_event
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+log = logging.getLogger("clerk_sync_local.poller")
+# How often a batch that is still filling asks SQS for more records.
+_FILL_INTERVAL_SECONDS = 0.05
 
 
 @dataclass
@@ -36,27 +44,56 @@ class SqsPoller:
     stats: PollStats = field(default_factory=PollStats)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    batching_window_seconds: float = 0.0
 
-    def poll_once(self, wait_seconds: int = 0) -> int:
-        """One receive and one handler call; returns how many messages the batch held."""
+    def _receive(self, count: int, wait_seconds: int) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = self.sqs.receive_message(
             QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
+            MaxNumberOfMessages=count,
             WaitTimeSeconds=wait_seconds,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
+        return messages
+
+    def _fill(self, messages: list[dict[str, Any]]) -> None:
+        """Gathers more records until the batch is full or the batching window, counted from the first, closes."""
+        deadline = time.monotonic() + self.batching_window_seconds
+        while len(messages) < self.batch_size and not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            more = self._receive(self.batch_size - len(messages), 0)
+            if more:
+                messages.extend(more)
+            else:
+                self._stop.wait(min(remaining, _FILL_INTERVAL_SECONDS))
+
+    def _retry_later(self, message: dict[str, Any]) -> None:
+        self.sqs.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=self.retry_delay_seconds
+        )
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        """One batch (receive, fill within the window) and one handler call; returns how many messages it held."""
+        messages = self._receive(self.batch_size, wait_seconds)
         if not messages:
             return 0
-        answer = self.handler(sqs_event(messages), LocalLambdaContext())
+        if self.batching_window_seconds > 0:
+            self._fill(messages)
+        try:
+            answer = self.handler(sqs_event(messages), LocalLambdaContext())
+        except Exception:
+            # A function error fails the whole batch: every record is retried (and counts a receive).
+            for message in messages:
+                self._retry_later(message)
+            self.stats.batches += 1
+            self.stats.failed += len(messages)
+            raise
         failed = {failure["itemIdentifier"] for failure in (answer or {}).get("batchItemFailures", [])}
         for message in messages:
             if message["MessageId"] in failed:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self.retry_delay_seconds,
-                )
+                self._retry_later(message)
             else:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         self.stats.batches += 1
@@ -85,4 +122,9 @@ class SqsPoller:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.poll_once(self.wait_seconds)
+            try:
+                self.poll_once(self.wait_seconds)
+            except Exception:
+                # The event source mapping keeps polling after a function error or an SQS hiccup.
+                log.exception("batch failed; polling again in %s s", max(1, self.retry_delay_seconds))
+                self._stop.wait(max(1, self.retry_delay_seconds))

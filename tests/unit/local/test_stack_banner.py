@@ -1,0 +1,38 @@
+"""The printed curl commands: one per API route, real ids in the paths, the token each route accepts."""
+
+from __future__ import annotations
+
+import shlex
+
+from clerk_sync_local.stack import LocalStack
+from clerk_sync_local.stack_banner import curl_commands
+from infra.routes import ROUTES, WEBHOOK_PATH
+from tests.unit.local.conftest import ready_info
+
+
+def _stack(**ready: object) -> LocalStack:
+    stack = LocalStack()
+    stack.ready = ready_info(**ready)
+    return stack
+
+
+def test_curl_commands_cover_every_api_route_with_seeded_ids() -> None:
+    commands = curl_commands(_stack(api_url="http://127.0.0.1:8787"))
+    assert len(commands) == len([route for route in ROUTES if route.path != WEBHOOK_PATH])
+    assert all("{" not in shlex.split(command)[4] for command in commands)  # no template left in a URL
+    urls = {shlex.split(command)[4]: command for command in commands}
+    assert "$ADMIN_TOKEN" in urls["http://127.0.0.1:8787/api/sync/user/user_d"]
+    assert "$DEMO_TOKEN" in urls["http://127.0.0.1:8787/api/sync/organization/org_d/members"]
+
+
+def test_curl_commands_membership_route_posts_a_json_body() -> None:
+    (membership,) = [c for c in curl_commands(_stack()) if "/api/sync/membership" in c]
+    words = shlex.split(membership)
+    assert words[words.index("-d") + 1] == '{"clerkOrgId":"org_d","clerkUserId":"user_d"}'
+    assert "$DEMO_TOKEN" in membership
+
+
+def test_curl_commands_in_real_clerk_mode_use_placeholders() -> None:
+    commands = curl_commands(_stack(clerk_mode="clerk", demo_user_id=None, demo_org_id=None))
+    assert all("$CLERK_SESSION_TOKEN" in command for command in commands)
+    assert any("/api/sync/user/$CLERK_USER_ID" in command for command in commands)
