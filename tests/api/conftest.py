@@ -1,0 +1,126 @@
+"""API tier: the authorizer and sync API handlers behind the local gateway's API Gateway pipeline (called
+in-process, no sockets for the gateway), the Clerk emulator over HTTP, moto in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from clerk_sync import wiring
+from clerk_sync.service import SyncService
+from clerk_sync.store import SyncStore
+from clerk_sync_local.emulator import ClerkEmulator
+from clerk_sync_local.emulator.tokens import TokenSigner
+from clerk_sync_local.gateway import Gateway
+from clerk_sync_local.gateway_events import GatewayRequest
+from clerk_sync_local.local_aws import LocalResources, create_resources
+from tests.support.signing import TEST_SECRET
+
+PARTY = "http://localhost:3000"
+
+
+@pytest.fixture(scope="session")
+def session_clerk() -> Iterator[ClerkEmulator]:
+    with ClerkEmulator(seed=99, signing_key_pem=TokenSigner().private_key_pem, authorized_party=PARTY) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def clerk(session_clerk: ClerkEmulator) -> Iterator[ClerkEmulator]:
+    session_clerk.set_webhook(None)
+    session_clerk.reset()
+    yield session_clerk
+    session_clerk.reset()
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class Api:
+    clerk: ClerkEmulator
+    gateway: Gateway
+    sqs: Any
+    resources: LocalResources
+
+    @property
+    def service(self) -> SyncService:
+        return wiring.sync_service()
+
+    @property
+    def store(self) -> SyncStore:
+        return wiring.sync_store()
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        raw_body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """One request through the gateway: authorizer, route, handler; the response as a client sees it."""
+        all_headers = {"content-type": "application/json", **(headers or {})}
+        if token is not None:
+            all_headers["authorization"] = f"Bearer {token}"
+        content = raw_body if raw_body is not None else (b"" if body is None else json.dumps(body).encode())
+        path_only, _, query = path.partition("?")
+        request = GatewayRequest(method, path_only, query, tuple(all_headers.items()), content)
+        response = asyncio.run(self.gateway.dispatch(request))
+        text = response.body.decode() if response.body else ""
+        try:
+            parsed: Any = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        return Reply(response.status, dict(response.headers), parsed)
+
+    def token(self, user_id: str, org_id: str | None = None, **claims: Any) -> str:
+        return self.clerk.mint_token(user_id, org_id, **claims)
+
+    def items(self) -> list[dict[str, Any]]:
+        return list(self.store.scan())
+
+
+@pytest.fixture
+def api(clerk: ClerkEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        sqs = boto3.client("sqs")
+        created = create_resources(dynamodb, sqs)
+        env = {
+            "TABLE_NAME": created.table_name,
+            "EVENTS_QUEUE_URL": created.queue_url,
+            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
+            "CLERK_SECRET_KEY": clerk.secret_key,
+            "CLERK_API_URL": clerk.url,
+            "CLERK_ISSUER": clerk.issuer,
+            "CLERK_JWT_KEY": clerk.public_key_pem,
+            "CLERK_AUTHORIZED_PARTIES": PARTY,
+            "CLERK_MAX_ATTEMPTS": "2",
+            "CLERK_BACKOFF_BASE_SECONDS": "0.01",
+            "CLERK_BACKOFF_CAP_SECONDS": "0.02",
+            "CLERK_READ_TIMEOUT_SECONDS": "1",
+            "LOGIN_SYNC_BUDGET_SECONDS": "1",
+            "API_SYNC_BUDGET_SECONDS": "3",
+            "USER_EVENT_MEMBERSHIP_SYNC": "never",
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        for name in ("CLERK_WEBHOOK_SECRET", "CLERK_INSTANCE_ID", "ADMIN_USER_IDS", "CLERK_JWKS_URL"):
+            monkeypatch.delenv(name, raising=False)
+        wiring.reset()
+        yield Api(clerk, Gateway(), sqs, created)
+        wiring.reset()

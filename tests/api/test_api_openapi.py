@@ -1,0 +1,44 @@
+"""The OpenAPI document is generated from the routes' code, checked in, and agrees with the route table."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from clerk_sync.api.routes import openapi_document
+from infra.routes import ROUTES
+
+CHECKED_IN = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+
+
+def test_openapi_document_in_docs_is_the_generated_one() -> None:
+    assert json.loads(CHECKED_IN.read_text()) == json.loads(openapi_document()), "run `make openapi`"
+
+
+def test_openapi_operations_are_exactly_the_sync_api_routes_of_the_stack() -> None:
+    document = json.loads(openapi_document())
+    documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    deployed = {(route.method, route.path) for route in ROUTES if route.function == "sync_api"}
+    assert documented == deployed
+
+
+def test_every_operation_needs_a_session_and_documents_its_errors() -> None:
+    document = json.loads(openapi_document())
+    assert document["components"]["securitySchemes"]["clerkSession"]["scheme"] == "bearer"
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert {"401", "503"} <= set(operation["responses"]), f"{method} {path}"
+            error_schema = operation["responses"]["401"]["content"]["application/json"]["schema"]
+            assert error_schema["$ref"].endswith("/ErrorBody")
+
+
+def test_path_parameters_carry_clerks_id_patterns() -> None:
+    document = json.loads(openapi_document())
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            for parameter in operation.get("parameters", []):
+                pattern = parameter["schema"]["pattern"]
+                prefix = {"clerkUserId": "user_", "clerkOrgId": "org_", "jobId": "job_"}[parameter["name"]]
+                assert re.match(pattern, prefix + "abc123"), path
+                assert not re.match(pattern, "abc123"), path
