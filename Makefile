@@ -14,7 +14,8 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo test unit integration properties contract emulator infra lint format synth layer clean
+.PHONY: help install run demo test unit integration properties contract emulator service api e2e infra lint format \
+	openapi synth layer bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -29,10 +30,11 @@ $(BIN)/.installed: uv.lock pyproject.toml | $(UV)
 
 install: $(BIN)/.installed ## create .venv from uv.lock (runtime, local tooling and dev tools)
 
-run: install ## the main job: the pipeline demo on a local moto stack
-	$(BIN)/clerk-sync demo
+run: install ## the whole product locally: API, authorizer, webhooks, queue, worker, table, Clerk emulator
+	$(BIN)/clerk-sync local up
 
-demo: run
+demo: install ## a scripted tour on a fresh local stack, ending with a check against Clerk's state
+	$(BIN)/clerk-sync demo
 
 test: install ## every test tier and the linters
 	$(MAKE) --no-print-directory lint
@@ -53,6 +55,15 @@ contract: install ## emulator responses against Clerk's OpenAPI spec
 emulator: install ## the Clerk emulator
 	$(PYTEST) tests/emulator
 
+service: install ## SyncService against the Clerk emulator over HTTP and moto
+	$(PYTEST) -n 2 tests/service
+
+api: install ## authorizer and sync routes through the gateway pipeline, incl. fuzzing from the OpenAPI document
+	$(PYTEST) -n 2 tests/api
+
+e2e: install ## end-to-end tier: the local stack over HTTP
+	$(PYTEST) tests/e2e
+
 infra: install ## CDK assertions, cdk-nag and cfn-lint on the synthesized stacks
 	$(PYTEST) tests/infra
 
@@ -60,6 +71,14 @@ lint: install ## ruff, and mypy strict on the runtime code and local tooling
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy functions/clerk_sync local/clerk_sync_local infra app.py
+
+openapi: install ## regenerate docs/openapi.json from the routes' code
+	$(BIN)/python -c "from clerk_sync.api.routes import openapi_document; print(openapi_document())" > docs/openapi.json
+
+bench: install ## measure: Clerk calls per sync, 429 storm, authorizer cost, imports, start-up, webhook latency
+	$(BIN)/clerk-sync bench sync
+	$(BIN)/clerk-sync bench startup
+	$(BIN)/clerk-sync bench webhooks --changes 500
 
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -315,7 +315,11 @@ class Observability(Construct):
             graph("Webhooks ignored by reason", [_search("WebhookIgnored", "Reason")]),
         )
         dashboard.add_widgets(
-            graph("Events processed by outcome", outcomes, [service_metric("EventFailed")]),
+            graph(
+                "Events processed by outcome",
+                outcomes,
+                [service_metric("EventFailed"), service_metric("QueueMessages", label="messages received")],
+            ),
             graph("Event lag (ms)", _percentiles("EventLag")),
             graph("Processing time (ms)", _percentiles("ProcessingTime")),
         )

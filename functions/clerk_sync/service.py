@@ -165,7 +165,7 @@ class SyncService:
         if result.outcome is Outcome.NEEDS_REFETCH:
             self._refetch(change)
         if isinstance(change, UserUpserted) and result.outcome is Outcome.APPLIED:
-            self._request_membership_sync(change.user.id)
+            self._request_membership_sync(change.user.id, created=envelope.type == "user.created")
         return result
 
     def apply_change(self, change: Change, ctx: WriteContext) -> WriteResult:
@@ -196,10 +196,15 @@ class SyncService:
             case MembershipUpserted(membership=m) | MembershipDeleted(membership=m):
                 self.sync_membership(m.org_id, m.user_id, trigger=trigger)
 
-    def _request_membership_sync(self, user_id: str) -> None:
-        """Queues a sync of the user's memberships when the configured mode asks for one, once per user."""
+    def _request_membership_sync(self, user_id: str, *, created: bool) -> None:
+        """Queues a sync of the user's memberships when the configured mode asks for one, once per user.
+
+        `missing` skips `user.created`: a user Clerk has just created has no memberships yet, and the ones
+        added next arrive as their own events. The users it is for are those whose memberships predate the
+        webhook endpoint, and they show up with `user.updated` (or at login).
+        """
         mode = self._options.membership_sync_on_user_event
-        if mode == "never" or self._queue is None:
+        if mode == "never" or (mode == "missing" and created) or self._queue is None:
             return
         missing = mode == "missing"
         window = self._options.membership_sync_retry_ms if missing else self._options.membership_sync_window_ms
@@ -354,10 +359,7 @@ class SyncService:
         try:
             user = self.clerk.get_user(user_id, deadline=deadline)
         except ClerkNotFoundError:
-            logger.warning("user not found in clerk: marking deleted", extra={"user_id": user_id})
-            self._delete_user(user_id, ctx, report.trigger)
-            report.found = False
-            report.add("user", user_id, ChangeOutcome.DELETED)
+            self._user_gone(report, user_id, ctx)
             return False
         result = self._store.put_user(user, ctx, fetched=True)
         report.add("user", user_id, change_outcome(result.outcome))
@@ -371,10 +373,7 @@ class SyncService:
             listing = self.clerk.list_user_memberships(user_id, deadline=deadline)
         except ClerkNotFoundError:
             if report.found:
-                logger.warning("user not found in clerk: marking deleted", extra={"user_id": user_id})
-                self._delete_user(user_id, ctx, report.trigger)
-                report.found = False
-                report.add("user", user_id, ChangeOutcome.DELETED)
+                self._user_gone(report, user_id, ctx)
             return
         self._write_memberships(report, listing.items, ctx)
         listed = {m.org_id for m in listing.items}
@@ -400,11 +399,7 @@ class SyncService:
         try:
             org = self.clerk.get_organization(org_id, deadline=deadline)
         except ClerkNotFoundError:
-            logger.warning("organization not found in clerk: marking deleted", extra={"org_id": org_id})
-            if org_id.startswith("org_"):  # a slug that matches nothing names no record of ours
-                self._store.delete_organization(org_id, ctx)
-                report.add("organization", org_id, ChangeOutcome.DELETED)
-            report.found = False
+            self._organization_gone(report, org_id, ctx)
             return False
         report.org_id = org.id
         result = self._store.put_organization(org, ctx, fetched=True)
@@ -550,10 +545,7 @@ class SyncService:
             try:
                 membership = self.clerk.find_organization_membership(org_id, user_id, deadline=deadline)
             except ClerkNotFoundError:
-                logger.warning("organization not found in clerk: marking deleted", extra={"org_id": org_id})
-                self._store.delete_organization(org_id, ctx)
-                report.found = False
-                report.add("organization", org_id, ChangeOutcome.DELETED)
+                self._organization_gone(report, org_id, ctx)
                 membership = None
             except CLERK_UNREACHABLE as error:
                 if wanted is None:
@@ -640,6 +632,27 @@ class SyncService:
             )  # fmt: skip
 
     # ---- shared steps ----------------------------------------------------------------------------------------
+
+    def _user_gone(self, report: SyncReport, user_id: str, ctx: WriteContext) -> None:
+        """Clerk has no such user: tombstone ours (and cascade) if we hold any of it; an unknown id is not written."""
+        report.found = False
+        if self._store.get_user(user_id) is None and not self._store.user_memberships(user_id):
+            logger.info("user not found in clerk and not on record", extra={"user_id": user_id})
+            return
+        logger.warning("user not found in clerk: marking deleted", extra={"user_id": user_id})
+        self._delete_user(user_id, ctx, report.trigger)
+        report.add("user", user_id, ChangeOutcome.DELETED)
+
+    def _organization_gone(self, report: SyncReport, org_id: str, ctx: WriteContext) -> None:
+        """Clerk has no such organization: tombstone ours (and cascade) if we hold anything of it."""
+        report.found = False
+        known = self._store.get_organization(org_id) is not None or bool(self._store.organization_memberships(org_id))
+        if not known:  # a mistyped id or a slug: nothing of ours to mark
+            logger.info("organization not found in clerk and not on record", extra={"org_id": org_id})
+            return
+        logger.warning("organization not found in clerk: marking deleted", extra={"org_id": org_id})
+        self._store.delete_organization(org_id, ctx)
+        report.add("organization", org_id, ChangeOutcome.DELETED)
 
     def _write_memberships(self, report: SyncReport, memberships: Sequence[Membership], ctx: WriteContext) -> None:
         """Stores the embedded organizations, then the memberships.

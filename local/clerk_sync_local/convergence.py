@@ -32,7 +32,9 @@ def _comparable(fields: dict[str, Any]) -> dict[str, Any]:
 
 def differences(store: SyncStore, snapshot: dict[str, Any]) -> list[str]:
     """Every way the table differs from Clerk's live state; empty when they agree on every stored field."""
-    table = {(item[keys.PK], item[keys.SK]): item for item in store.scan() if item.get("entity") != "job"}
+    # Clerk's data only: jobs and sync-state items are clerk-sync's own bookkeeping.
+    clerk_entities = {entity.value for entity in items.Entity}
+    table = {(item[keys.PK], item[keys.SK]): item for item in store.scan() if item.get("entity") in clerk_entities}
     live = {key: item for key, item in table.items() if not item.get("deleted")}
     expected = _expected(snapshot, store.policy)
     found = [f"missing {pk} {sk}" for pk, sk in sorted(expected.keys() - live.keys())]

@@ -42,6 +42,7 @@ EMITTED_METRICS = {
     "AuthorizerDenied": ("Reason",),
     "LoginFallback": ("Tier",),
     "SyncApiRequests": (),
+    "QueueMessages": (),
 }
 # Metric names as the runtime writes them: metrics.add_metric("X", ...), count("X", ...), single_metric("X", ...).
 _EMIT_CALL = re.compile(r"\b(?:add_metric|count|single_metric)\(\s*(?:name=)?[\"']([A-Z]\w+)[\"']")

@@ -46,14 +46,24 @@ def test_sync_organization_by_slug_records_the_id(harness: Harness) -> None:
     assert harness.store.get_organization(org_id) is not None
 
 
-def test_sync_organization_not_found_warns_tombstones_and_reports(harness: Harness, log_records: Any) -> None:
-    report = harness.service.sync_organization("org_gone")
+def test_sync_organization_deleted_in_clerk_warns_tombstones_and_reports(harness: Harness, log_records: Any) -> None:
+    org_id = harness.clerk.create_organization("Gone")["id"]
+    harness.service.sync_organization(org_id)
+    harness.clerk.delete_organization(org_id)
+    report = harness.service.sync_organization(org_id)
     assert report.found is False
     assert report.changes[0].outcome is ChangeOutcome.DELETED
-    org = harness.store.get_organization("org_gone")
+    org = harness.store.get_organization(org_id)
     assert org is not None
     assert org["deleted"] is True
     assert any(r["level"] == "WARNING" and "not found" in r["message"] for r in log_records())
+
+
+def test_sync_of_organization_never_seen_anywhere_reports_not_found_and_writes_nothing(harness: Harness) -> None:
+    report = harness.service.sync_organization("org_mistyped")
+    assert report.found is False
+    assert report.changes == []
+    assert list(harness.store.scan()) == []
 
 
 def test_sync_membership_matching_role_reports_no_mismatch(harness: Harness) -> None:

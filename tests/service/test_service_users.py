@@ -108,13 +108,12 @@ def test_removed_membership_comes_back_when_clerk_re_adds_it(harness: Harness) -
     assert again["role"] == "org:member"
 
 
-def test_full_user_sync_of_unknown_user_reports_not_found(harness: Harness) -> None:
+def test_full_user_sync_of_unknown_user_reports_not_found_and_writes_nothing(harness: Harness) -> None:
     report = harness.service.full_user_sync("user_doesnotexist")
     assert report.found is False
     assert report.clerk_calls == 1  # no membership listing for a user Clerk does not have
-    item = harness.store.get_user("user_doesnotexist")
-    assert item is not None
-    assert item["deleted"] is True
+    assert report.changes == []
+    assert list(harness.store.scan()) == []
 
 
 @pytest.mark.parametrize(("memberships", "calls"), [(0, 2), (3, 2), (500, 2), (501, 3)])

@@ -32,9 +32,16 @@ def test_tie_with_different_content_is_settled_by_clerk_not_arrival_order(harnes
     assert item["first_name"] == "Real"
 
 
-def test_user_created_webhook_queues_one_membership_sync_per_user(harness: Harness) -> None:
+def test_user_created_webhook_queues_no_membership_sync_when_missing(harness: Harness) -> None:
+    harness.clerk.create_user(first_name="Ada")
+    harness.deliver()
+    assert harness.queued_syncs() == []  # a user Clerk has just created has no memberships yet
+
+
+def test_user_updated_webhooks_queue_one_membership_sync_per_user(harness: Harness) -> None:
     user_id = harness.clerk.create_user(first_name="Ada")["id"]
     harness.clerk.update_user(user_id, first_name="Ada L.")
+    harness.clerk.update_user(user_id, first_name="Ada Lovelace")
     harness.deliver()
     queued = harness.queued_syncs()
     assert [(q.target, q.user_id, q.trigger) for q in queued] == [(SyncTarget.USER_ORGANIZATIONS, user_id, "webhook")]
@@ -43,11 +50,15 @@ def test_user_created_webhook_queues_one_membership_sync_per_user(harness: Harne
 
 def test_queued_membership_sync_runs_in_the_worker_and_stops_further_requests(harness: Harness) -> None:
     clerk = harness.clerk
+    clerk.set_webhook(None)
     user_id = clerk.create_user(first_name="Ada")["id"]
+    # A membership from before the webhook endpoint existed: no event of it reaches clerk-sync.
     org_id = clerk.create_organization("Acme", created_by=user_id)["id"]
-    harness.deliver()
+    since = len(clerk.events)
+    clerk.update_user(user_id, first_name="Ada L.")
+    harness.deliver(since=since)
     poller = harness.run_worker()
-    assert poller.stats.failed == 0
+    assert (poller.stats.succeeded, poller.stats.failed) == (1, 0)
     assert [m["org_id"] for m in harness.store.user_memberships(user_id)] == [org_id]
     since = len(clerk.events)
     clerk.update_user(user_id, first_name="Ada B.")

@@ -124,4 +124,6 @@ def record_handler(record: SQSRecord) -> None:
 @log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    # Every batch emits at least this, so a batch of queued syncs alone still has metrics to flush.
+    metrics.add_metric("QueueMessages", MetricUnit.Count, len(event.get("Records") or []))
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
