@@ -443,14 +443,7 @@ class SyncStore:
         profile: bool,
     ) -> WriteResult:
         """One conditional put of fetched data; the old item (on success or failure) says what it changed."""
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": _serialize(item),
-            "ConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-            "ReturnValues": "ALL_OLD",
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
+        request = {**self._put_request(item, condition, values), "ReturnValues": "ALL_OLD"}
         try:
             response = self._client.put_item(**request)
         except ClientError as error:
@@ -479,14 +472,7 @@ class SyncStore:
         under a deleted user or organization, so the cascade holds whatever the delivery order.
         """
         entity_id = f"{org_id}/{user_id}"
-        put: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": _serialize(item),
-            "ConditionExpression": condition,
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
-        if values:
-            put["ExpressionAttributeValues"] = values
+        put = self._put_request(item, condition, values)
         transaction: list[TransactWriteItemTypeDef] = [{"Put": put}]  # type: ignore[typeddict-item]
         for parent in (keys.user_key(user_id), keys.org_key(org_id)):
             transaction.append(
@@ -538,8 +524,8 @@ class SyncStore:
         applied = self._update(key, assignments, _TOMBSTONE_PROFILE, false=False)
         return Outcome.APPLIED if applied else Outcome.DUPLICATE
 
-    def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any]) -> Any:
-        """Conditional put: `_APPLIED` on success, else the old item (None when there was none)."""
+    def _put_request(self, item: dict[str, Any], condition: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A conditional put that hands back the old item when its condition fails (no read first)."""
         request: dict[str, Any] = {
             "TableName": self._table,
             "Item": _serialize(item),
@@ -548,8 +534,12 @@ class SyncStore:
         }
         if values:
             request["ExpressionAttributeValues"] = values
+        return request
+
+    def _put(self, item: dict[str, Any], condition: str, values: dict[str, Any]) -> Any:
+        """Conditional put: `_APPLIED` on success, else the old item (None when there was none)."""
         try:
-            self._client.put_item(**request)
+            self._client.put_item(**self._put_request(item, condition, values))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise StoreError(f"put failed: {error}") from error

@@ -172,6 +172,33 @@ def authorizer_cost(requests: int = 200) -> dict[str, Any]:
         }
 
 
+def dynamodb_requests_per_event() -> dict[str, dict[str, Any]]:
+    """DynamoDB requests the worker's apply_event makes for each of the nine event types, as first applied."""
+    from clerk_sync.aws import dynamodb_meter
+    from clerk_sync.models import Envelope
+
+    with bench_stack(USER_EVENT_MEMBERSHIP_SYNC="missing") as bench:
+        clerk = bench.clerk
+        ada = clerk.create_user(first_name="Ada")["id"]
+        grace = clerk.create_user(first_name="Grace")["id"]
+        clerk.update_user(grace, last_name="Hopper")
+        org = clerk.create_organization("Acme", created_by=ada)["id"]
+        clerk.update_organization(org, name="Acme Corporation")
+        clerk.add_membership(org, grace)
+        clerk.update_membership(org, grace, role="org:admin")
+        clerk.remove_membership(org, grace)
+        clerk.delete_user(ada)
+        clerk.delete_organization(org)
+        service = wiring.sync_service()  # its store's client is aws.dynamodb_client(), which the meter watches
+        rows: dict[str, dict[str, Any]] = {}
+        for event in clerk.events:
+            dynamodb_meter.reset()
+            result = service.apply_event(Envelope.model_validate(event["payload"]), event["msg_id"])
+            measured = {"requests": dynamodb_meter.requests, "operations": dict(dynamodb_meter.calls)}
+            rows.setdefault(event["type"], {**measured, "outcome": result.outcome.value})
+        return rows
+
+
 def cold_imports(runs: int = 7) -> dict[str, float]:
     """Median wall time of `import <handler module>` in `runs` fresh interpreters, in ms."""
     root = Path(__file__).resolve().parents[2]

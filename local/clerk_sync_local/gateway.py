@@ -19,15 +19,12 @@ authorizer verdicts are cached per identity-source value for `authorizer_cache_t
 from __future__ import annotations
 
 import logging
-import socket
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 from urllib.parse import quote
 
-import uvicorn
 from starlette.types import Message, Receive, Scope, Send
 
 from clerk_sync_local.gateway_events import (
@@ -45,6 +42,7 @@ from clerk_sync_local.gateway_events import (
 )
 from clerk_sync_local.gateway_invoke import FunctionInvoker, Handler, Invocation
 from clerk_sync_local.gateway_routes import RouteMatch, RouteTable
+from clerk_sync_local.http_server import BackgroundServer
 from infra import routes as api_routes
 
 T = TypeVar("T")
@@ -52,7 +50,6 @@ T = TypeVar("T")
 HOST: Final = "127.0.0.1"
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024  # HTTP API's payload limit
 INTEGRATION_TIMEOUT_SECONDS: Final = 30.0  # HTTP API's maximum integration timeout
-_START_TIMEOUT_SECONDS: Final = 10.0
 _CORS_METHODS: Final = "GET,POST"
 _CORS_HEADERS: Final = "authorization,content-type"
 _CORS_MAX_AGE: Final = "3600"
@@ -108,9 +105,7 @@ class Gateway:
         self._max_body = max_body_bytes
         self._cors_origins = frozenset(cors_allowed_origins)
         self._clock = clock
-        self._port = port
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = BackgroundServer(self, port=port, name="gateway", thread_name="gateway-http")
 
     # --- the API Gateway pipeline (no sockets: tests call it directly or through the ASGI app) ---
 
@@ -275,50 +270,12 @@ class Gateway:
 
     def start(self) -> Self:
         """Bind 127.0.0.1 (port 0 picks a free one) and serve in a background thread."""
-        if self._server is not None:
-            raise RuntimeError("the gateway is already running")
-        # proto must say TCP: asyncio sets TCP_NODELAY only on such sockets (else ~40 ms Nagle stalls).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, self._port))
-        except OSError:
-            sock.close()
-            raise
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self,
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="gateway-http", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                thread.join(1)
-                sock.close()
-                raise RuntimeError("the gateway's HTTP server did not start")
-            time.sleep(0.005)
-        self._server, self._thread = server, thread
+        self._http.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port; idempotent."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(5)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(5)
+        self._http.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -330,15 +287,15 @@ class Gateway:
 
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return self._http.running
 
     @property
     def port(self) -> int:
-        return self._port
+        return self._http.port
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self._port}"
+        return f"http://{HOST}:{self.port}"
 
     @property
     def webhook_url(self) -> str:

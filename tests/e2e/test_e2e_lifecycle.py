@@ -45,7 +45,8 @@ def test_local_stack_in_process_stops_threads_frees_ports_and_restores_environme
     assert dict(os.environ) == environment
     leftover = [t for t in set(threading.enumerate()) - threads if t.is_alive()]
     assert [t.name for t in leftover if not t.daemon] == []
-    assert list(stack.threads()) == []
+    # Other emulators (session fixtures of other tiers) may run in this process; none of this stack's may.
+    assert set(stack.threads()) <= {t.name for t in threads}
     for url in (ready.api_url, ready.clerk_api_url, ready.aws_endpoint_url):
         assert port_refuses(url), url
     assert user.startswith("user_")

@@ -5,16 +5,13 @@ from __future__ import annotations
 import base64
 import logging
 import random
-import socket
-import threading
-import time
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import httpx
-import uvicorn
 
+from ..http_server import BackgroundServer
 from . import errors
 from .knobs import FaultInjector, Knobs, RequestStats
 from .routes import ConnectionDropped, build_app
@@ -40,7 +37,6 @@ HOST = "127.0.0.1"
 DEFAULT_SECRET_KEY = "sk_test_emulator"  # noqa: S105 - the emulator's own well-known test key
 DEFAULT_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"clerk-sync-emulator-webhook-key!").decode()
 DEFAULT_AUTHORIZED_PARTY = "http://localhost:3000"
-_START_TIMEOUT_S = 10.0
 
 _uvicorn_filter_installed = False
 
@@ -84,7 +80,6 @@ class ClerkEmulator:
         self.instance_id = instance_id
         self.authorized_party = authorized_party
         self._issuer = issuer
-        self._port = port
         self._ids = IdGenerator(random.Random(master.getrandbits(64)))
         self.state = ClerkState(self._ids, MsClock(), roles)
         initial = knobs if isinstance(knobs, Knobs) else Knobs().with_changes(dict(knobs or {}))
@@ -100,63 +95,21 @@ class ClerkEmulator:
             rng=random.Random(master.getrandbits(64)),
             transport=webhook_transport,
         )
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._http = BackgroundServer(build_app(self), port=port, name="emulator", thread_name="clerk-emulator-http")
 
     # --- lifecycle ---
 
     def start(self) -> Self:
         """Bind 127.0.0.1 (port 0 picks a free one), serve in a background thread, start the webhook sender."""
-        if self._server is not None:
-            raise RuntimeError("the emulator is already running")
         _install_log_filter()
-        # proto must say TCP: asyncio only sets TCP_NODELAY on such sockets, and without it every
-        # response stalls ~40 ms (Nagle against delayed ACKs).
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, self._port))
-        except OSError:
-            sock.close()
-            raise
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            build_app(self),
-            log_config=None,  # leave the process's logging alone
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="clerk-emulator-http", daemon=True
-        )
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                server.should_exit = True
-                thread.join(1)
-                sock.close()
-                raise RuntimeError("the emulator's HTTP server did not start")
-            time.sleep(0.005)
-        self._server, self._thread = server, thread
+        self._http.start()
         self.webhooks.start()
         return self
 
     def stop(self) -> None:
         """Stop the webhook sender and the HTTP server; idempotent."""
         self.webhooks.stop()
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is None or thread is None:
-            return
-        server.should_exit = True
-        thread.join(5)
-        if thread.is_alive():
-            server.force_exit = True
-            thread.join(5)
+        self._http.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -168,16 +121,16 @@ class ClerkEmulator:
 
     @property
     def running(self) -> bool:
-        return self._server is not None
+        return self._http.running
 
     @property
     def port(self) -> int:
-        return self._port
+        return self._http.port
 
     @property
     def url(self) -> str:
         """Base URL without /v1: what CLERK_API_URL points at."""
-        return f"http://{HOST}:{self._port}"
+        return f"http://{HOST}:{self.port}"
 
     @property
     def api_url(self) -> str:
