@@ -216,23 +216,26 @@ class SyncService:
 
     # ---- queued syncs (the worker's other path) ---------------------------------------------------------
 
-    def run_queued(self, request: QueuedSync) -> SyncReport:
-        """Carries out a sync taken off the queue."""
+    def run_queued(self, request: QueuedSync, *, budget_seconds: float | None = None) -> SyncReport:
+        """Carries out a sync taken off the queue; `budget_seconds` bounds its Clerk calls (the worker's time)."""
+        needs_clerk = request.target is not SyncTarget.USER_CASCADE
+        deadline = self.deadline_in(budget_seconds) if budget_seconds is not None and needs_clerk else None
         trigger = SyncTrigger.JOB if request.target is SyncTarget.ORGANIZATION_MEMBERS else SyncTrigger.WEBHOOK
         if request.trigger == SyncTrigger.LOGIN.value:
             trigger = SyncTrigger.LOGIN
         match request.target:
             case SyncTarget.USER:
-                return self.full_user_sync(_required(request.user_id, "user_id"), trigger=trigger)
+                return self.full_user_sync(_required(request.user_id, "user_id"), trigger=trigger, deadline=deadline)
             case SyncTarget.USER_ORGANIZATIONS:
-                return self.sync_user_organizations(_required(request.user_id, "user_id"), trigger=trigger)
+                user_id = _required(request.user_id, "user_id")
+                return self.sync_user_organizations(user_id, trigger=trigger, deadline=deadline)
             case SyncTarget.ORGANIZATION:
-                return self.sync_organization(_required(request.org_id, "org_id"), trigger=trigger)
+                return self.sync_organization(_required(request.org_id, "org_id"), trigger=trigger, deadline=deadline)
             case SyncTarget.MEMBERSHIP:
                 org_id, user_id = _required(request.org_id, "org_id"), _required(request.user_id, "user_id")
-                return self.sync_membership(org_id, user_id, trigger=trigger)
+                return self.sync_membership(org_id, user_id, trigger=trigger, deadline=deadline)
             case SyncTarget.ORGANIZATION_MEMBERS:
-                return self.continue_members_job(_required(request.job_id, "job_id"), request.offset)
+                return self.continue_members_job(_required(request.job_id, "job_id"), request.offset, deadline=deadline)
             case SyncTarget.USER_CASCADE:
                 return self._run_user_cascade(_required(request.user_id, "user_id"), trigger)
         raise ValueError(f"unknown sync target {request.target!r}")  # pragma: no cover - exhaustive match
@@ -464,7 +467,7 @@ class SyncService:
         self._send_job_page(job, offset)
         return job
 
-    def continue_members_job(self, job_id: str, offset: int) -> SyncReport:
+    def continue_members_job(self, job_id: str, offset: int, *, deadline: float | None = None) -> SyncReport:
         """One page of a member-sync job; a redelivered or out-of-date page message changes nothing."""
         job = self._store.get_job(job_id)
         report = SyncReport(trigger=SyncTrigger.JOB, org_id=job.org_id if job else None)
@@ -472,7 +475,7 @@ class SyncService:
             logger.info("job page skipped", extra={"job_id": job_id, "offset": offset})
             return report
         with self._reporting(SyncTrigger.JOB, org_id=job.org_id) as (report, ctx):
-            page = self.clerk.list_organization_memberships_page(job.org_id, offset=offset)
+            page = self.clerk.list_organization_memberships_page(job.org_id, offset=offset, deadline=deadline)
             self._write_memberships(report, page.items, ctx)
             progress: dict[str, Any] = {
                 "pages": job.pages + 1,

@@ -300,7 +300,8 @@ def bench_sync(
         )
     storm = measure.rate_limit_storm(storm_syncs)
     console.print(
-        f"429 storm: {storm['syncs']} syncs from {storm['threads']} threads against 100 requests / 10 s: "
+        f"429 storm: {storm['syncs']} syncs from {storm['threads']} threads, {storm['budget_seconds']:.0f} s each, "
+        "against 100 requests / 10 s: "
         f"{storm['succeeded']} succeeded, {storm['gave_up']} gave up; {storm['requests']} requests, "
         f"{storm['rate_limited_429']} answered 429, {storm['retries']} retries; backing off "
         f"{storm['backoff_seconds_total']} s in all ({storm['backoff_seconds_per_retry']} s per retry) "

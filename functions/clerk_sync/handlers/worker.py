@@ -74,14 +74,28 @@ def _apply_event(message: QueuedEvent, envelope: Envelope, record: SQSRecord, st
     )
 
 
-def _run_sync(request: QueuedSync, record: SQSRecord, started: float) -> None:
+# Left for the batch's other records and for answering SQS when a sync waits out Clerk's rate limit.
+_SYNC_TIME_RESERVE_SECONDS = 3.0
+# Clerk's rate window is 10 s; a sync may wait it out once (Retry-After) within this much of the invocation.
+_SYNC_BUDGET_SECONDS = 20.0
+
+
+def _sync_budget(lambda_context: LambdaContext | None) -> float:
+    """Seconds a queued sync may spend on Clerk: never past the invocation's end, at most one rate window and more."""
+    if lambda_context is None:
+        return _SYNC_BUDGET_SECONDS
+    remaining = lambda_context.get_remaining_time_in_millis() / 1000 - _SYNC_TIME_RESERVE_SECONDS
+    return max(0.5, min(_SYNC_BUDGET_SECONDS, remaining))
+
+
+def _run_sync(request: QueuedSync, record: SQSRecord, started: float, lambda_context: LambdaContext | None) -> None:
     logger.set_correlation_id(request.correlation_id)
     logger.append_keys(
         sync_target=request.target.value, user_id=request.user_id, org_id=request.org_id, job_id=request.job_id
     )
     service = sync_service()
     try:
-        report = service.run_queued(request)
+        report = service.run_queued(request, budget_seconds=_sync_budget(lambda_context))
     except Exception as error:
         count("SyncFailed", Trigger=request.trigger)
         last_delivery = int(record.attributes.approximate_receive_count or 1) >= EVENT_QUEUE.max_receive_count
@@ -105,7 +119,7 @@ def _run_sync(request: QueuedSync, record: SQSRecord, started: float) -> None:
     )
 
 
-def record_handler(record: SQSRecord) -> None:
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     started = time.perf_counter()
     dynamodb_meter.reset()
     logger.remove_keys(_RECORD_KEYS)
@@ -118,7 +132,7 @@ def record_handler(record: SQSRecord) -> None:
     if isinstance(message, QueuedEvent) and envelope is not None:
         _apply_event(message, envelope, record, started)
     elif isinstance(message, QueuedSync):
-        _run_sync(message, record, started)
+        _run_sync(message, record, started, lambda_context)
 
 
 @log_metrics
