@@ -54,6 +54,10 @@ CLERK_UNREACHABLE = (ClerkUnavailableError, ClerkRateLimitedError, ClerkUnauthor
 
 MembershipSyncMode = Literal["always", "missing", "never"]
 
+# After Clerk fails a login, the container's next logins go straight to the fallbacks for this long: in an
+# outage each would otherwise spend its whole budget waiting. A 429's Retry-After, when longer, wins.
+LOGIN_CLERK_PAUSE_SECONDS = 10.0
+
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
@@ -123,12 +127,15 @@ class SyncService:
         queue: EventQueue | None = None,
         options: SyncOptions | None = None,
         clock_ms: Callable[[], int] = _now_ms,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._clerk_provider = clerk
         self._queue = queue
         self._options = options or SyncOptions()
         self._clock_ms = clock_ms
+        self._monotonic = monotonic
+        self._login_clerk_paused_until = 0.0
 
     @property
     def store(self) -> SyncStore:
@@ -270,6 +277,8 @@ class SyncService:
         if stored and self._is_fresh(stored):
             return LoginUser(stored, "store")
         ctx = WriteContext(_SOURCE_BY_TRIGGER[trigger], self._clock_ms())
+        if (paused := self._login_clerk_pause()) is not None:
+            return self._login_fallback(user_id, stored, claims or {}, ctx, error=paused, calls=0)
         clerk = self.clerk
         with clerk.counting() as calls:
             try:
@@ -278,6 +287,7 @@ class SyncService:
                 self._delete_user(user_id, ctx, trigger)
                 return LoginUser(self._store.get_user(user_id), "deleted", calls.requests)
             except CLERK_UNREACHABLE as error:
+                self._pause_login_clerk(error)
                 return self._login_fallback(user_id, stored, claims or {}, ctx, error=error, calls=calls.requests)
             result = self._store.put_user(user, ctx, fetched=True)
             if result.outcome is Outcome.TOMBSTONED:
@@ -300,6 +310,17 @@ class SyncService:
                     target=SyncTarget.USER_ORGANIZATIONS, user_id=user_id, trigger="login", requested_at=ctx.now_ms
                 )
             )
+
+    def _login_clerk_pause(self) -> ClerkUnavailableError | None:
+        """The error to fall back on at once while logins leave Clerk alone after a failure; None when they may call."""
+        if self._monotonic() >= self._login_clerk_paused_until:
+            return None
+        return ClerkUnavailableError("not called: Clerk failed a login moments ago", operation="Login")
+
+    def _pause_login_clerk(self, error: Exception) -> None:
+        retry_after = error.retry_after if isinstance(error, ClerkRateLimitedError) else None
+        pause = max(LOGIN_CLERK_PAUSE_SECONDS, retry_after or 0.0)
+        self._login_clerk_paused_until = max(self._login_clerk_paused_until, self._monotonic() + pause)
 
     def _login_fallback(
         self,
@@ -586,8 +607,11 @@ class SyncService:
         wanted = normalise_role(role)
         with self._reporting(SyncTrigger.LOGIN, user_id=user_id, org_id=org_id) as (report, ctx):
             try:
+                if (paused := self._login_clerk_pause()) is not None:
+                    raise paused
                 found = self.clerk.find_organization_membership(org_id, user_id, deadline=deadline)
             except CLERK_UNREACHABLE as error:
+                self._pause_login_clerk(error)
                 if membership is not None and not membership.get("deleted"):
                     logger.warning("clerk unreachable at login: using the stored membership", extra={"org_id": org_id})
                     report.fallbacks.append(Fallback.STALE_RECORD)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from clerk_sync.messages import SyncTarget
 from clerk_sync.reports import ChangeOutcome, Fallback
 from tests.service.conftest import Harness
@@ -225,3 +227,30 @@ def test_active_org_during_outage_is_provisional_from_the_token(harness: Harness
     [queued] = harness.queued_syncs()
     assert (queued.target, queued.org_id, queued.user_id) == (SyncTarget.MEMBERSHIP, org_id, user_id)
     assert report.count(ChangeOutcome.PROVISIONAL) == 2
+
+
+def test_logins_right_after_a_failed_one_skip_clerk_and_fall_back_at_once(harness: Harness) -> None:
+    first = harness.clerk.create_user(first_name="First")["id"]
+    second = harness.clerk.create_user(first_name="Second")["id"]
+    harness.clerk.set_knobs(outage=True)
+    harness.service.get_or_create_user(first, {}, deadline=harness.service.deadline_in(1.0))
+    harness.clerk.reset_stats()
+    started = time.monotonic()
+    login = harness.service.get_or_create_user(second, {}, deadline=harness.service.deadline_in(1.0))
+    assert login.source == "provisional"
+    assert harness.calls() == 0
+    assert time.monotonic() - started < 0.5
+
+
+def test_logins_call_clerk_again_once_the_pause_is_over(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clerk_sync import service as service_module
+
+    monkeypatch.setattr(service_module, "LOGIN_CLERK_PAUSE_SECONDS", 0.2)
+    user_id = harness.clerk.create_user(first_name="Back")["id"]
+    harness.clerk.set_knobs(outage=True)
+    assert harness.service.get_or_create_user(user_id, {}, deadline=harness.service.deadline_in(0.5)).provisional
+    harness.clerk.set_knobs(outage=False)
+    time.sleep(0.3)
+    login = harness.service.get_or_create_user(user_id)
+    assert login.source == "clerk"
+    assert not login.provisional
