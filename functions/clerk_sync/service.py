@@ -464,9 +464,10 @@ class SyncService:
                         synced=len(page.items),
                         total=page.total_count,
                     )
-        if job is not None:
+        if job is not None and (checkpoint := job.next_offset) is not None:
+            # The first page's requests, known once the report is closed; lost if the worker got there first.
             job = job.model_copy(update={"clerk_calls": report.clerk_calls})
-            self._store.save_job(job, expected_offset=job.next_offset)
+            self._store.save_job(job, expected_offset=checkpoint)
         return MembersSync(report, job)
 
     def _start_job(

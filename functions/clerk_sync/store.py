@@ -311,44 +311,17 @@ class SyncStore:
         item = self.get(keys.job_key(job_id))
         return job_from_item(item) if item else None
 
-    def save_job(self, job: Job, *, expected_offset: int | None) -> bool:
+    def save_job(self, job: Job, *, expected_offset: int) -> bool:
         """Stores the job's new progress if its checkpoint is still `expected_offset`; False if another got there."""
-        condition = "next_offset = :expected" if expected_offset is not None else "attribute_type(next_offset, :null)"
-        values = _values(expected=expected_offset) if expected_offset is not None else _values(null="NULL")
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "Item": _serialize(job_item(job)),
-            "ConditionExpression": condition,
-            "ExpressionAttributeValues": values,
-        }
-        try:
-            self._client.put_item(**request)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise StoreError(f"saving job failed: {error}") from error
-        return True
+        return self._put(job_item(job), "next_offset = :expected", _values(expected=expected_offset)) is _APPLIED
 
     # ---- membership sync state -----------------------------------------------------------------
 
     def request_membership_sync(self, user_id: str, now_ms: int, *, only_if_never_synced: bool, window_ms: int) -> bool:
         """Claims the right to queue a membership sync for the user; False when one is not needed or pending."""
         condition = _SYNC_NEVER_DONE if only_if_never_synced else _SYNC_NOT_REQUESTED_SINCE
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=_serialize(keys.membership_state_key(user_id)),
-                UpdateExpression="SET requested_at = :now, entity = :entity, user_id = :user",
-                ConditionExpression=condition,
-                ExpressionAttributeValues=_values(
-                    now=now_ms, cutoff=now_ms - window_ms, entity=items.SYNC_STATE_ENTITY, user=user_id
-                ),
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                return False
-            raise StoreError(f"membership sync request failed: {error}") from error
-        return True
+        claim = {"requested_at": now_ms, "entity": items.SYNC_STATE_ENTITY, "user_id": user_id}
+        return self._update(keys.membership_state_key(user_id), claim, condition, cutoff=now_ms - window_ms)
 
     def mark_memberships_synced(self, user_id: str, now_ms: int) -> None:
         self._update(
