@@ -172,7 +172,7 @@ class SyncService:
         if result.outcome is Outcome.NEEDS_REFETCH:
             self._refetch(change)
         if isinstance(change, UserUpserted) and result.outcome is Outcome.APPLIED:
-            self._request_membership_sync(change.user.id, created=envelope.type == "user.created")
+            self._request_membership_sync(change.user.id)
         return result
 
     def apply_change(self, change: Change, ctx: WriteContext) -> WriteResult:
@@ -203,15 +203,10 @@ class SyncService:
             case MembershipUpserted(membership=m) | MembershipDeleted(membership=m):
                 self.sync_membership(m.org_id, m.user_id, trigger=trigger)
 
-    def _request_membership_sync(self, user_id: str, *, created: bool) -> None:
-        """Queues a sync of the user's memberships when the configured mode asks for one, once per user.
-
-        `missing` skips `user.created`: a user Clerk has just created has no memberships yet, and the ones
-        added next arrive as their own events. The users it is for are those whose memberships predate the
-        webhook endpoint, and they show up with `user.updated` (or at login).
-        """
+    def _request_membership_sync(self, user_id: str) -> None:
+        """Queues a sync of the user's memberships when the configured mode asks for one, coalesced per user."""
         mode = self._options.membership_sync_on_user_event
-        if mode == "never" or (mode == "missing" and created) or self._queue is None:
+        if mode == "never" or self._queue is None:
             return
         missing = mode == "missing"
         window = self._options.membership_sync_retry_ms if missing else self._options.membership_sync_window_ms

@@ -83,8 +83,8 @@ class SyncSettings(_Settings):
     user_freshness_seconds: int = Field(default=300, ge=0)
     # The share of the authorizer's time a login may spend asking Clerk before falling back.
     login_sync_budget_seconds: float = Field(default=1.5, gt=0, le=5)
-    # After user webhooks: sync the user's memberships `always` (coalesced), on user.updated when none were
-    # ever synced (`missing`), or `never`.
+    # After user.created/updated: sync the user's memberships `always` (coalesced), when none were ever
+    # synced (`missing`), or `never`.
     user_event_membership_sync: Literal["always", "missing", "never"] = "missing"
     # Where queued syncs go (the event queue); without it, fallbacks that queue a sync only log.
     events_queue_url: str | None = None

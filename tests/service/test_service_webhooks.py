@@ -32,13 +32,7 @@ def test_tie_with_different_content_is_settled_by_clerk_not_arrival_order(harnes
     assert item["first_name"] == "Real"
 
 
-def test_user_created_webhook_queues_no_membership_sync_when_missing(harness: Harness) -> None:
-    harness.clerk.create_user(first_name="Ada")
-    harness.deliver()
-    assert harness.queued_syncs() == []  # a user Clerk has just created has no memberships yet
-
-
-def test_user_updated_webhooks_queue_one_membership_sync_per_user(harness: Harness) -> None:
+def test_user_webhooks_queue_one_membership_sync_per_user(harness: Harness) -> None:
     user_id = harness.clerk.create_user(first_name="Ada")["id"]
     harness.clerk.update_user(user_id, first_name="Ada L.")
     harness.clerk.update_user(user_id, first_name="Ada Lovelace")
