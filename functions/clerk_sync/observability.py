@@ -29,20 +29,21 @@ def child_logger() -> Logger:
 
 
 def log_metrics(handler: Handler) -> Handler:
-    """Powertools' `log_metrics`, plus: with POWERTOOLS_METRICS_DISABLED the metric set is dropped after each call.
+    """Powertools' `log_metrics`; with POWERTOOLS_METRICS_DISABLED the handler runs bare and its metrics are dropped.
 
-    Powertools neither prints nor clears a disabled set, and prints anyway once 100 values pile up; a warm
-    process (the local stack, tests) would otherwise print stale metrics now and then.
+    Powertools neither prints nor clears a disabled metric set, and prints anyway once 100 values pile up, so a
+    warm process (the local stack, tests) would print stale metrics now and then.
     """
     wrapped = metrics.log_metrics(handler)
 
     @functools.wraps(handler)
     def run(event: Any, context: Any) -> Any:
-        try:
+        if not is_metrics_disabled():
             return wrapped(event, context)
+        try:
+            return handler(event, context)
         finally:
-            if is_metrics_disabled():
-                metrics.clear_metrics()
+            metrics.clear_metrics()
 
     return cast(Handler, run)
 
