@@ -7,8 +7,7 @@ names is first used. The JWKS fetcher adds no import of its own: it uses urllib,
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clerk_sync.auth.errors import (
     AuthError,
@@ -26,6 +25,7 @@ from clerk_sync.auth.errors import (
     TokenSignatureError,
     TokenUnknownKeyError,
 )
+from clerk_sync.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from clerk_sync.auth.claims import SessionClaims, decode_org_permissions
@@ -88,10 +88,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _LAZY)

@@ -7,8 +7,7 @@ catches `ClerkError`, such as an authorizer whose user is already fresh, never p
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clerk_sync.clerk.errors import (
     ClerkBadRequestError,
@@ -21,6 +20,7 @@ from clerk_sync.clerk.errors import (
     ClerkUnavailableError,
 )
 from clerk_sync.clerk.retry import RetryPolicy
+from clerk_sync.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from clerk_sync.clerk.client import (
@@ -66,10 +66,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_exports(__name__, globals(), _LAZY)
