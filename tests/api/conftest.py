@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from clerk_sync import wiring
 from clerk_sync.service import SyncService
@@ -20,8 +18,8 @@ from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.tokens import TokenSigner
 from clerk_sync_local.gateway import Gateway
 from clerk_sync_local.gateway_events import GatewayRequest
-from clerk_sync_local.local_aws import LocalResources, create_resources
-from tests.support.signing import TEST_SECRET
+from clerk_sync_local.local_aws import LocalResources
+from tests.support.handlers_on_emulator import emptied, handlers_on
 
 PARTY = "http://localhost:3000"
 
@@ -34,10 +32,7 @@ def session_clerk() -> Iterator[ClerkEmulator]:
 
 @pytest.fixture
 def clerk(session_clerk: ClerkEmulator) -> Iterator[ClerkEmulator]:
-    session_clerk.set_webhook(None)
-    session_clerk.reset()
-    yield session_clerk
-    session_clerk.reset()
+    yield from emptied(session_clerk)
 
 
 @dataclass
@@ -96,31 +91,17 @@ class Api:
 
 @pytest.fixture
 def api(clerk: ClerkEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        sqs = boto3.client("sqs")
-        created = create_resources(dynamodb, sqs)
-        env = {
-            "TABLE_NAME": created.table_name,
-            "EVENTS_QUEUE_URL": created.queue_url,
-            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-            "CLERK_SECRET_KEY": clerk.secret_key,
-            "CLERK_API_URL": clerk.url,
-            "CLERK_ISSUER": clerk.issuer,
-            "CLERK_JWT_KEY": clerk.public_key_pem,
-            "CLERK_AUTHORIZED_PARTIES": PARTY,
-            "CLERK_MAX_ATTEMPTS": "2",
-            "CLERK_BACKOFF_BASE_SECONDS": "0.01",
-            "CLERK_BACKOFF_CAP_SECONDS": "0.02",
-            "CLERK_READ_TIMEOUT_SECONDS": "1",
-            "LOGIN_SYNC_BUDGET_SECONDS": "1",
-            "API_SYNC_BUDGET_SECONDS": "3",
-            "USER_EVENT_MEMBERSHIP_SYNC": "never",
-        }
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        for name in ("CLERK_WEBHOOK_SECRET", "CLERK_INSTANCE_ID", "ADMIN_USER_IDS", "CLERK_JWKS_URL"):
-            monkeypatch.delenv(name, raising=False)
-        wiring.reset()
-        yield Api(clerk, Gateway(), sqs, created)
-        wiring.reset()
+    overrides = {
+        "CLERK_ISSUER": clerk.issuer,
+        "CLERK_JWT_KEY": clerk.public_key_pem,
+        "CLERK_JWKS_URL": None,
+        "CLERK_AUTHORIZED_PARTIES": PARTY,
+        "ADMIN_USER_IDS": None,
+        "CLERK_MAX_ATTEMPTS": "2",
+        "CLERK_BACKOFF_CAP_SECONDS": "0.02",
+        "LOGIN_SYNC_BUDGET_SECONDS": "1",
+        "API_SYNC_BUDGET_SECONDS": "3",
+        "USER_EVENT_MEMBERSHIP_SYNC": "never",
+    }
+    with handlers_on(clerk, monkeypatch, **overrides) as aws:
+        yield Api(clerk, Gateway(), aws.sqs, aws.resources)

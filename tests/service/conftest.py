@@ -6,9 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from clerk_sync import wiring
 from clerk_sync.handlers import worker
@@ -18,9 +16,9 @@ from clerk_sync.service import SyncService
 from clerk_sync.store import SyncStore, WriteResult
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.tokens import TokenSigner
-from clerk_sync_local.local_aws import LocalResources, create_resources
+from clerk_sync_local.local_aws import LocalResources
 from clerk_sync_local.poller import SqsPoller
-from tests.support.signing import TEST_SECRET
+from tests.support.handlers_on_emulator import emptied, handlers_on
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +30,7 @@ def session_clerk() -> Iterator[ClerkEmulator]:
 @pytest.fixture
 def clerk(session_clerk: ClerkEmulator) -> Iterator[ClerkEmulator]:
     """The shared emulator, emptied, default knobs, recording webhooks without sending them."""
-    session_clerk.set_webhook(None)
-    session_clerk.reset()
-    yield session_clerk
-    session_clerk.reset()
+    yield from emptied(session_clerk)
 
 
 @dataclass
@@ -91,28 +86,11 @@ class Harness:
 
 @pytest.fixture
 def harness(clerk: ClerkEmulator, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    with mock_aws():
-        dynamodb = boto3.client("dynamodb")
-        sqs = boto3.client("sqs")
-        created = create_resources(dynamodb, sqs)
-        env = {
-            "TABLE_NAME": created.table_name,
-            "EVENTS_QUEUE_URL": created.queue_url,
-            "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
-            "CLERK_SECRET_KEY": clerk.secret_key,
-            "CLERK_API_URL": clerk.url,
-            # Fast, bounded retries: outage tests must not sleep for the production budget.
-            "CLERK_MAX_ATTEMPTS": "3",
-            "CLERK_BACKOFF_BASE_SECONDS": "0.01",
-            "CLERK_BACKOFF_CAP_SECONDS": "0.05",
-            "CLERK_TIMEOUT_BUDGET_SECONDS": "5",
-            "CLERK_READ_TIMEOUT_SECONDS": "1",
-        }
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        for name in ("CLERK_WEBHOOK_SECRET", "CLERK_INSTANCE_ID", "USER_EVENT_MEMBERSHIP_SYNC"):
-            monkeypatch.delenv(name, raising=False)
-        wiring.reset()
-        clerk.reset_stats()
-        yield Harness(clerk, dynamodb, sqs, created)
-        wiring.reset()
+    overrides = {
+        "CLERK_MAX_ATTEMPTS": "3",
+        "CLERK_BACKOFF_CAP_SECONDS": "0.05",
+        "CLERK_TIMEOUT_BUDGET_SECONDS": "5",
+        "USER_EVENT_MEMBERSHIP_SYNC": None,
+    }
+    with handlers_on(clerk, monkeypatch, **overrides) as aws:
+        yield Harness(clerk, aws.dynamodb, aws.sqs, aws.resources)
