@@ -73,7 +73,7 @@ lint: install ## ruff, and mypy strict on the runtime code and local tooling
 	$(BIN)/mypy functions/clerk_sync local/clerk_sync_local infra app.py
 
 openapi: install ## regenerate docs/openapi.json from the routes' code
-	$(BIN)/python -c "from clerk_sync.api.routes import openapi_document; print(openapi_document())" > docs/openapi.json
+	$(BIN)/python -c "from clerk_sync.api.sync_routes import openapi_document; print(openapi_document())" > docs/openapi.json
 
 bench: install ## measure: Clerk calls per sync, 429 storm, authorizer cost, imports, start-up, webhook latency
 	$(BIN)/clerk-sync bench sync

@@ -1,4 +1,4 @@
-"""The HTTP API: the route table from infra/routes.py, the Lambda authorizer, throttling, access logs."""
+"""The HTTP API: the route table from infra/endpoints.py, the Lambda authorizer, throttling, access logs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra import routes
+from infra import endpoints
 
 # JSON access log line: enough to trace a request to its function logs and see authorizer outcomes,
 # without headers or bodies (they carry tokens and PII).
@@ -55,7 +55,7 @@ class _AccessLogSettings:
 
 
 class ClerkApi(Construct):
-    """HTTP API with one route per `routes.ROUTES` entry on its `$default` stage."""
+    """HTTP API with one route per `endpoints.ROUTES` entry on its `$default` stage."""
 
     def __init__(
         self,
@@ -63,7 +63,7 @@ class ClerkApi(Construct):
         construct_id: str,
         *,
         api_name: str,
-        functions: Mapping[routes.FunctionKey, lambda_.IFunction],
+        functions: Mapping[endpoints.FunctionKey, lambda_.IFunction],
         cors_allowed_origins: Sequence[str],
         authorizer_cache_ttl: Duration,
         throttle_rate_limit: float,
@@ -103,22 +103,22 @@ class ClerkApi(Construct):
         caching = authorizer_cache_ttl.to_seconds() > 0
         self.authorizer = authorizers.HttpLambdaAuthorizer(
             "SessionAuthorizer",
-            functions[routes.AUTHORIZER_FUNCTION],
+            functions[endpoints.AUTHORIZER_FUNCTION],
             authorizer_name="clerk-session",
             response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
             # The cache is keyed by the identity source, so caching needs one; without caching there is
             # none, so a request carrying only the `__session` cookie still reaches the authorizer.
-            identity_source=list(routes.authorizer_identity_sources(caching)),
+            identity_source=list(endpoints.authorizer_identity_sources(caching)),
             results_cache_ttl=authorizer_cache_ttl,
         )
-        lambda_integrations: dict[routes.FunctionKey, integrations.HttpLambdaIntegration] = {}
-        self.routes: dict[routes.Route, apigwv2.HttpRoute] = {}
-        for route in routes.ROUTES:
+        lambda_integrations: dict[endpoints.FunctionKey, integrations.HttpLambdaIntegration] = {}
+        self.routes: dict[endpoints.Route, apigwv2.HttpRoute] = {}
+        for route in endpoints.ROUTES:
             if route.function not in lambda_integrations:
                 lambda_integrations[route.function] = integrations.HttpLambdaIntegration(
                     f"{route.function}-integration",
                     functions[route.function],
-                    payload_format_version=apigwv2.PayloadFormatVersion.custom(routes.PAYLOAD_FORMAT_VERSION),
+                    payload_format_version=apigwv2.PayloadFormatVersion.custom(endpoints.PAYLOAD_FORMAT_VERSION),
                 )
             (self.routes[route],) = self.http_api.add_routes(
                 path=route.path,
@@ -139,4 +139,4 @@ class ClerkApi(Construct):
 
     @property
     def webhook_url(self) -> str:
-        return f"{self.http_api.api_endpoint}{routes.WEBHOOK_PATH}"
+        return f"{self.http_api.api_endpoint}{endpoints.WEBHOOK_PATH}"

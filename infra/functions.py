@@ -16,13 +16,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.queue import EventQueue
-from infra.routes import HANDLERS, FunctionKey
+from clerk_sync.vocabulary import METRICS_NAMESPACE, SERVICE_NAME
+from infra.endpoints import HANDLERS, FunctionKey
+from infra.queue import EventQueues
 
 RUNTIME: Final = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE: Final = lambda_.Architecture.ARM_64
-SERVICE_NAME: Final = "clerk-sync"
-METRICS_NAMESPACE: Final = "ClerkSync"
 # layers/build.py's stamp and scratch directory sit next to python/ but are not part of the layer.
 LAYER_BUILD_FILES: Final = (".stamp", ".tmp-*")
 
@@ -102,7 +101,7 @@ class ClerkFunctions(Construct):
         environment: Mapping[str, str],
         table: dynamodb.ITableV2,
         index_names: tuple[str, ...],
-        events: EventQueue,
+        events: EventQueues,
         secret: secretsmanager.ISecret,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,

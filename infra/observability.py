@@ -22,19 +22,21 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from infra.functions import METRICS_NAMESPACE, SERVICE_NAME
-from infra.queue import EventQueue
-from infra.routes import FunctionKey
+from clerk_sync.outcomes import Outcome
+from clerk_sync.vocabulary import METRICS_NAMESPACE, SERVICE_NAME, Fallback
+from clerk_sync.vocabulary import SYNC_TRIGGERS as RUNTIME_SYNC_TRIGGERS
+from infra.endpoints import FunctionKey
+from infra.queue import EventQueues
 
 FIVE_MINUTES: Final = Duration.minutes(5)
 OLDEST_MESSAGE_ALARM_SECONDS: Final = 300
-# The `Trigger` values of SyncCompleted/SyncFailed; `cli` syncs run outside Lambda.
-SYNC_TRIGGERS: Final = ("api", "login", "webhook", "job", "cli")
-# The ones Lambda runs, hence the failure-rate alarm's: an alarm reads at most 10 metrics (2 per trigger).
-ALARMED_SYNC_TRIGGERS: Final = ("api", "login", "webhook", "job")
+# The `Trigger` values of SyncCompleted/SyncFailed: the sources that ask for syncs in Lambda.
+SYNC_TRIGGERS: Final = tuple(source.value for source in RUNTIME_SYNC_TRIGGERS)
+# The failure-rate alarm's: an alarm reads at most 10 metrics (2 per trigger).
+ALARMED_SYNC_TRIGGERS: Final = SYNC_TRIGGERS
 # The `Tier` values of LoginFallback: the stored (stale) record, or a provisional one from token claims.
-LOGIN_FALLBACK_TIERS: Final = ("stale", "provisional")
-EVENT_OUTCOMES: Final = ("applied", "stale", "duplicate", "tombstoned", "needs_refetch")
+LOGIN_FALLBACK_TIERS: Final = tuple(fallback.value for fallback in Fallback)
+EVENT_OUTCOMES: Final = tuple(outcome.value for outcome in Outcome)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class Observability(Construct):
         *,
         name_prefix: str,
         functions: Mapping[FunctionKey, lambda_.IFunction],
-        events: EventQueue,
+        events: EventQueues,
         http_api: apigwv2.IHttpApi,
         thresholds: AlarmThresholds,
         alarm_topic_arn: str | None,
@@ -167,7 +169,7 @@ class Observability(Construct):
     def _add_alarms(
         self,
         functions: Mapping[FunctionKey, lambda_.IFunction],
-        events: EventQueue,
+        events: EventQueues,
         http_api: apigwv2.IHttpApi,
         thresholds: AlarmThresholds,
     ) -> None:
@@ -278,7 +280,7 @@ class Observability(Construct):
     def _dashboard(
         self,
         functions: Mapping[FunctionKey, lambda_.IFunction],
-        events: EventQueue,
+        events: EventQueues,
         http_api: apigwv2.IHttpApi,
     ) -> cloudwatch.Dashboard:
         def graph(

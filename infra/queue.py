@@ -9,8 +9,8 @@ from constructs import Construct
 from clerk_sync.resources import QueueDefinition
 
 
-class EventQueue(Construct):
-    """SQS queue + DLQ configured from the shared `QueueDefinition`, encrypted, TLS-only."""
+class EventQueues(Construct):
+    """The event queue and its DLQ, configured from the shared `QueueDefinition`, encrypted, TLS-only."""
 
     def __init__(
         self,

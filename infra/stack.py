@@ -15,7 +15,7 @@ from clerk_sync import resources
 from infra.api import ClerkApi
 from infra.functions import ClerkFunctions, retention_days
 from infra.observability import AlarmThresholds, Observability
-from infra.queue import EventQueue
+from infra.queue import EventQueues
 from infra.stages import StageConfig
 from infra.table import ClerkTable
 
@@ -54,7 +54,7 @@ class ClerkSyncStack(Stack):
         log_retention = retention_days(stage.log_retention_days)
 
         self.table = ClerkTable(self, "Store", removal_policy=removal_policy, deletion_protection=stage.is_retained)
-        self.events = EventQueue(self, "Events", definition=resources.EVENT_QUEUE, removal_policy=removal_policy)
+        self.events = EventQueues(self, "Events", definition=resources.EVENT_QUEUE, removal_policy=removal_policy)
         self.secret = self._clerk_secret(removal_policy)
         self.functions = ClerkFunctions(
             self,

@@ -12,9 +12,10 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 
+from clerk_sync.vocabulary import CLERK_API_URL, MembershipSyncMode
+
 STAGE_CONTEXT_KEY: Final = "stage"
 STAGES_CONTEXT_KEY: Final = "stages"
-DEFAULT_CLERK_API_URL: Final = "https://api.clerk.com"
 # Lambda caps a function's environment at 4 KB; the stack adds ~1 KB (names, ARNs, queue URL) to the stage's.
 STAGE_ENVIRONMENT_LIMIT_BYTES: Final = 3072
 
@@ -57,7 +58,7 @@ class StageConfig(BaseModel):
 
     clerk_instance_id: str = ""
     # Clerk's base URL without the API version: the runtime client adds /v1 (as Clerk's SDKs do).
-    clerk_api_url: HttpUrl = HttpUrl(DEFAULT_CLERK_API_URL)
+    clerk_api_url: HttpUrl = HttpUrl(CLERK_API_URL)
     clerk_issuer: HttpUrl
     # Where session-token signing keys are fetched; None lets the runtime use <clerk_issuer>/.well-known/jwks.json.
     clerk_jwks_url: HttpUrl | None = None
@@ -74,8 +75,9 @@ class StageConfig(BaseModel):
     # How long the authorizer may spend syncing a stale or unknown user from Clerk before falling back
     # to the stored or provisional record; the authorizer itself times out after 10 s.
     login_sync_budget_seconds: float = Field(default=1.5, gt=0, le=5)
-    # When a user.* webhook also syncs the user's memberships: always, only for users with none stored, never.
-    user_event_membership_sync: Literal["always", "missing", "never"] = "missing"
+    # Whether a user.created/updated webhook queues a sync of the user's memberships: always (at most once a
+    # minute per user), missing (only while none was ever done for the user), never (clerk_sync.vocabulary).
+    user_event_membership_sync: MembershipSyncMode = "missing"
     scrub_pii_on_delete: bool = True
     store_private_metadata: bool = False
 
@@ -105,7 +107,7 @@ class StageConfig(BaseModel):
     def _api_url_has_no_version(cls, value: HttpUrl) -> HttpUrl:
         if (value.path or "").rstrip("/").endswith("/v1"):
             raise ValueError(
-                f"must be Clerk's base URL without /v1 (the client adds the API version), e.g. {DEFAULT_CLERK_API_URL}"
+                f"must be Clerk's base URL without /v1 (the client adds the API version), e.g. {CLERK_API_URL}"
             )
         return value
 

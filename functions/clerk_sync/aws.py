@@ -1,4 +1,5 @@
-"""boto3 clients built once per cold start, plus a meter of DynamoDB requests and their latency.
+"""boto3 clients as the functions use them (built once per cold start by `clerk_sync.wiring`), and a meter of
+DynamoDB requests and their latency.
 
 Clients honour `AWS_ENDPOINT_URL` (boto3's own variable), which is how the local stack points them at moto.
 """
@@ -7,7 +8,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -51,16 +51,12 @@ class RequestMeter:
         return sum(self.calls.values())
 
 
-dynamodb_meter = RequestMeter()
-
-
-@lru_cache(maxsize=1)
-def dynamodb_client() -> DynamoDBClient:
+def dynamodb_client(meter: RequestMeter | None = None) -> DynamoDBClient:
     client = boto3.client("dynamodb", config=_CONFIG)
-    dynamodb_meter.attach(client, "dynamodb")
+    if meter is not None:
+        meter.attach(client, "dynamodb")
     return client
 
 
-@lru_cache(maxsize=1)
 def sqs_client() -> SQSClient:
     return boto3.client("sqs", config=_CONFIG)

@@ -18,9 +18,10 @@ from pydantic import ValidationError
 
 from clerk_sync.messages import QueuedEvent
 from clerk_sync.models import Envelope
-from clerk_sync.queue import EventQueue, QueueUnavailableError, encode
+from clerk_sync.queue import MessageQueue, QueueUnavailableError, encode
 from clerk_sync.resources import SQS_MAX_MESSAGE_BYTES
 from clerk_sync.signatures import SignatureError, SignatureVerifier
+from clerk_sync.vocabulary import error_body
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class IntakeResult:
 
     status: int
     body: dict[str, Any]
-    reason: str  # metric dimension: queued, ignored_type, ignored_instance, bad_signature, ...
+    reason: str  # metric dimension: queued, ignored_type, ignored_instance, invalid_signature, ...
     svix_id: str | None = None
     event_type: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -40,14 +41,14 @@ class IntakeResult:
 
 
 def _error(status: int, code: str, message: str, svix_id: str | None = None) -> IntakeResult:
-    return IntakeResult(status, {"error": {"code": code, "message": message}}, code, svix_id)
+    return IntakeResult(status, error_body(code, message), code, svix_id)
 
 
 class WebhookIntake:
     def __init__(
         self,
         verifier: SignatureVerifier,
-        queue: EventQueue,
+        queue: MessageQueue,
         *,
         instance_id: str | None,
         max_body_bytes: int,
@@ -58,6 +59,8 @@ class WebhookIntake:
         self._instance_id = instance_id
         self._max_body_bytes = max_body_bytes
         self._clock_ms = clock_ms
+        # When this intake (and so its secrets) was built, on the monotonic clock: secrets expire by age.
+        self.created_at = time.monotonic()
 
     def receive(self, body: bytes, headers: Mapping[str, str]) -> IntakeResult:
         if len(body) > self._max_body_bytes:

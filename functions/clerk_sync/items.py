@@ -11,27 +11,11 @@ import hashlib
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from clerk_sync import keys
 from clerk_sync.models import Membership, Organization, User
-
-
-class SyncSource(StrEnum):
-    WEBHOOK = "webhook"
-    API = "api"
-    LOGIN = "login"
-    BACKFILL = "backfill"
-    RECONCILE = "reconcile"
-    FALLBACK = "fallback"
-
-
-class Entity(StrEnum):
-    USER = "user"
-    ORGANIZATION = "organization"
-    MEMBERSHIP = "membership"
-
+from clerk_sync.vocabulary import Entity, SyncSource
 
 # Bookkeeping items that are not Clerk data: export, status and convergence checks skip them.
 SYNC_STATE_ENTITY = "sync_state"
@@ -121,7 +105,7 @@ def _bookkeeping(entity: Entity, version: int, ctx: WriteContext) -> dict[str, A
         "deleted": False,
         "provisional": False,
         "synced_at": ctx.now_ms,
-        "sync_source": ctx.source.value,
+        "sync_source": ctx.source.stamp.value,
     }
     if ctx.event_id:
         item["last_event_id"] = ctx.event_id

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clerk_sync.vocabulary import SyncSource
+
 
 class QueuedEvent(BaseModel):
     """A verified Clerk event: the payload as received plus the `svix-id` that correlates and dedups it."""
@@ -44,7 +46,7 @@ class QueuedSync(BaseModel):
 
     kind: Literal["sync"] = "sync"
     target: SyncTarget
-    trigger: str  # who asked: login, webhook, api, job; a metric dimension
+    trigger: SyncSource  # who asked; a metric dimension
     requested_at: int  # Unix ms
     user_id: str | None = None
     org_id: str | None = None

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from clerk_sync.vocabulary import EVENT_TYPES
+
 
 class ClerkModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -152,18 +154,7 @@ class DeletedObject(ClerkModel):
     deleted: Literal[True] = True
 
 
-EventType = Literal[
-    "user.created",
-    "user.updated",
-    "user.deleted",
-    "organization.created",
-    "organization.updated",
-    "organization.deleted",
-    "organizationMembership.created",
-    "organizationMembership.updated",
-    "organizationMembership.deleted",
-]
-HANDLED_EVENT_TYPES: frozenset[str] = frozenset(EventType.__args__)  # type: ignore[attr-defined]
+HANDLED_EVENT_TYPES: frozenset[str] = frozenset(EVENT_TYPES)
 
 # Envelope timestamps below this are seconds (some real payloads), above it milliseconds.
 _SECONDS_BOUNDARY = 10**12

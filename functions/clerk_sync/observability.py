@@ -14,18 +14,17 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from clerk_sync.vocabulary import METRICS_NAMESPACE, SERVICE_NAME
+
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
-SERVICE = "clerk-sync"
-NAMESPACE = "ClerkSync"
-
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 
 def child_logger() -> Logger:
     """A logger for helper modules that shares the handler's keys (correlation id, svix_id)."""
-    return Logger(service=SERVICE, child=True)
+    return Logger(service=SERVICE_NAME, child=True)
 
 
 def log_metrics(handler: Handler) -> Handler:
@@ -53,6 +52,6 @@ def count(name: str, **dimensions: str) -> None:
     # single_metric prints even when POWERTOOLS_METRICS_DISABLED is set; honour the switch here.
     if is_metrics_disabled():
         return
-    with single_metric(name, MetricUnit.Count, 1, namespace=NAMESPACE) as metric:
+    with single_metric(name, MetricUnit.Count, 1, namespace=METRICS_NAMESPACE) as metric:
         for dimension, value in dimensions.items():
             metric.add_dimension(dimension, value)

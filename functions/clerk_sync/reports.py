@@ -8,17 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from clerk_sync.store import Outcome
-
-
-class SyncTrigger(StrEnum):
-    """Who asked for a sync: a metric dimension and the report's `trigger`."""
-
-    API = "api"
-    LOGIN = "login"
-    WEBHOOK = "webhook"
-    JOB = "job"
-    CLI = "cli"
+from clerk_sync.outcomes import Outcome
+from clerk_sync.vocabulary import Fallback, SyncSource
 
 
 class ChangeOutcome(StrEnum):
@@ -31,18 +22,12 @@ class ChangeOutcome(StrEnum):
     PROVISIONAL = "provisional"  # written from a verified token or the caller while Clerk was unreachable
 
 
-class Fallback(StrEnum):
-    STALE_RECORD = "stale_record"  # Clerk unreachable: the record on file, however old, was used
-    PROVISIONAL_USER = "provisional_user"
-    PROVISIONAL_MEMBERSHIP = "provisional_membership"
-
-
 _FROM_OUTCOME = {
     Outcome.APPLIED: ChangeOutcome.APPLIED,
     Outcome.DUPLICATE: ChangeOutcome.UNCHANGED,
     Outcome.STALE: ChangeOutcome.STALE,
     Outcome.TOMBSTONED: ChangeOutcome.TOMBSTONED,
-    # Writes of fetched data never leave a tie (store._refresh); the mapping keeps the type total.
+    # Writes of fetched data never leave a tie (SyncStore._refresh); the mapping keeps the type total.
     Outcome.NEEDS_REFETCH: ChangeOutcome.STALE,
 }
 
@@ -71,7 +56,7 @@ class RoleMismatch(BaseModel):
 class SyncReport(BaseModel):
     """What one sync changed, what was stale, which fallbacks it used and how many Clerk requests it made."""
 
-    trigger: SyncTrigger
+    trigger: SyncSource
     user_id: str | None = None
     org_id: str | None = None
     changes: list[EntityChange] = Field(default_factory=list)

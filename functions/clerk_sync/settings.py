@@ -1,4 +1,4 @@
-"""Typed settings per concern, read from the environment once per cold start.
+"""Typed settings per concern, read from the environment once per cold start (`clerk_sync.wiring` caches them).
 
 Names follow Clerk's own (`CLERK_SECRET_KEY`, `CLERK_WEBHOOK_SECRET`, ...). On AWS the secrets come from
 one Secrets Manager secret (`CLERK_SECRETS_ARN`, a JSON object with the same keys), read through
@@ -9,13 +9,13 @@ malformed variable fails at cold start with an error that names it.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clerk_sync import resources
+from clerk_sync.vocabulary import MembershipSyncMode
 
 
 def _split_list(value: Any) -> Any:
@@ -83,9 +83,8 @@ class SyncSettings(_Settings):
     user_freshness_seconds: int = Field(default=300, ge=0)
     # The share of the authorizer's time a login may spend asking Clerk before falling back.
     login_sync_budget_seconds: float = Field(default=1.5, gt=0, le=5)
-    # After user.created/updated: sync the user's memberships `always` (coalesced), when none were ever
-    # synced (`missing`), or `never`.
-    user_event_membership_sync: Literal["always", "missing", "never"] = "missing"
+    # After user.created/updated: queue a sync of the user's memberships (the modes: clerk_sync.vocabulary).
+    user_event_membership_sync: MembershipSyncMode = "missing"
     # Where queued syncs go (the event queue); without it, fallbacks that queue a sync only log.
     events_queue_url: str | None = None
 
@@ -104,8 +103,8 @@ def load_secrets(settings: SecretSettings) -> dict[str, Any]:
     return value
 
 
-@lru_cache(maxsize=1)
-def webhook_settings() -> WebhookSettings:
+def load_webhook_settings() -> WebhookSettings:
+    """The receiver's settings, its secrets from `CLERK_SECRETS_ARN` when set, else from the environment."""
     settings = WebhookSettings()  # required fields come from the environment
     secrets = load_secrets(SecretSettings())
     from_secret = _split_list(secrets.get("CLERK_WEBHOOK_SIGNING_SECRET", "")) + _split_list(
@@ -118,13 +117,3 @@ def webhook_settings() -> WebhookSettings:
     if not settings.webhook_secrets:
         raise ValueError("no webhook secret: set CLERK_WEBHOOK_SIGNING_SECRET or CLERK_WEBHOOK_SECRET")
     return settings
-
-
-@lru_cache(maxsize=1)
-def store_settings() -> StoreSettings:
-    return StoreSettings()
-
-
-@lru_cache(maxsize=1)
-def sync_settings() -> SyncSettings:
-    return SyncSettings()

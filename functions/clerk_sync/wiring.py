@@ -1,34 +1,203 @@
-"""Builds the long-lived objects of a Lambda container from settings, once per cold start.
+"""Builds the long-lived objects of a Lambda container from settings, once per cold start: the one place that caches.
 
-Handlers call these getters; domain code never does (it receives its collaborators as arguments).
+Handlers (and the local stack) call these getters; the sync layer never does, it receives its collaborators as
+arguments. Each getter is a `@singleton`: built on first use and kept for the container's life. `reset()` forgets
+every singleton (tests and the local stack change the environment) with no hand-kept list to drift. Imports
+happen inside the getters, so each handler pays only for what it builds (the webhook never loads httpx or PyJWT).
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from functools import lru_cache
-from typing import TYPE_CHECKING
-
-from clerk_sync.aws import dynamodb_client, sqs_client
-from clerk_sync.intake import WebhookIntake
-from clerk_sync.items import ItemPolicy
-from clerk_sync.queue import SqsEventQueue
-from clerk_sync.service import SyncOptions, SyncService
-from clerk_sync.settings import SecretSettings, store_settings, sync_settings, webhook_settings
-from clerk_sync.signatures import SignatureVerifier
-from clerk_sync.store import SyncStore
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
+    from clerk_sync.api.settings import AccessSettings
+    from clerk_sync.auth.settings import AuthSettings
+    from clerk_sync.auth.tokens import SessionVerifier
+    from clerk_sync.aws import RequestMeter
+    from clerk_sync.clerk.client import ClerkClient
+    from clerk_sync.clerk.settings import ClerkSettings
+    from clerk_sync.intake import IntakeResult, WebhookIntake
+    from clerk_sync.queue import SqsEventQueue
+    from clerk_sync.settings import StoreSettings, SyncSettings, WebhookSettings
+    from clerk_sync.store import JobStore, MembershipSyncClaims, SyncStore, Table
+    from clerk_sync.sync.service import SyncService
+
+T = TypeVar("T")
+
+_SINGLETONS: list[functools._lru_cache_wrapper[Any]] = []
+
+
+def singleton(build: Callable[[], T]) -> functools._lru_cache_wrapper[T]:
+    """`build` once, on first use; `reset()` forgets it."""
+    cached = functools.cache(build)
+    _SINGLETONS.append(cached)
+    return cached
+
+
+def singletons() -> tuple[functools._lru_cache_wrapper[Any], ...]:
+    """Every getter `reset()` clears (tests check that none keeps its object)."""
+    return tuple(_SINGLETONS)
+
+
+def reset() -> None:
+    """Forgets every cached object and setting."""
+    for getter in _SINGLETONS:
+        getter.cache_clear()
+
+
+# ---- settings, one class per concern ------------------------------------------------------------
+
+
+@singleton
+def webhook_settings() -> WebhookSettings:
+    from clerk_sync.settings import load_webhook_settings
+
+    return load_webhook_settings()
+
+
+@singleton
+def store_settings() -> StoreSettings:
+    from clerk_sync.settings import StoreSettings
+
+    return StoreSettings()
+
+
+@singleton
+def sync_settings() -> SyncSettings:
+    from clerk_sync.settings import SyncSettings
+
+    return SyncSettings()
+
+
+@singleton
+def access_settings() -> AccessSettings:
+    from clerk_sync.api.settings import AccessSettings
+
+    return AccessSettings()
+
+
+@singleton
+def auth_settings() -> AuthSettings:
+    """The verifier's settings; a missing CLERK_ISSUER or a malformed value fails here, naming the variable."""
+    from clerk_sync.auth.settings import AuthSettings
+
+    return AuthSettings()
+
+
+@singleton
+def clerk_settings() -> ClerkSettings:
+    from clerk_sync.clerk.settings import load_clerk_settings
+
+    return load_clerk_settings()
+
+
+# ---- AWS ------------------------------------------------------------------------------------------
+
+
+@singleton
+def dynamodb_meter() -> RequestMeter:
+    """Counts the DynamoDB requests of this container's client (the worker logs them per record)."""
+    from clerk_sync.aws import RequestMeter
+
+    return RequestMeter()
+
+
+@singleton
+def dynamodb_client() -> DynamoDBClient:
+    from clerk_sync.aws import dynamodb_client as build
+
+    return build(dynamodb_meter())
+
+
+@singleton
+def sqs_client() -> SQSClient:
+    from clerk_sync.aws import sqs_client as build
+
+    return build()
+
+
+@singleton
+def table() -> Table:
+    from clerk_sync.store import Table
+
+    return Table(dynamodb_client(), store_settings().table_name)
+
+
+@singleton
+def sync_store() -> SyncStore:
+    from clerk_sync.items import ItemPolicy
+    from clerk_sync.store import SyncStore
+
+    settings = store_settings()
+    return SyncStore(table(), ItemPolicy(settings.scrub_pii_on_delete, settings.store_private_metadata))
+
+
+@singleton
+def job_store() -> JobStore:
+    from clerk_sync.store import JobStore
+
+    return JobStore(table())
+
+
+@singleton
+def membership_sync_claims() -> MembershipSyncClaims:
+    from clerk_sync.store import MembershipSyncClaims
+
+    return MembershipSyncClaims(table())
+
+
+@singleton
+def event_queue() -> SqsEventQueue | None:
+    """The event queue for queued syncs; None without EVENTS_QUEUE_URL (follow-ups are then only logged)."""
+    from clerk_sync.queue import SqsEventQueue
+
+    url = sync_settings().events_queue_url
+    return SqsEventQueue(sqs_client(), url) if url else None
+
+
+# ---- Clerk and session tokens ---------------------------------------------------------------------
+
+
+@singleton
+def clerk_client() -> ClerkClient:
+    """The process-wide Clerk client, built (and httpx imported) on the first call that needs Clerk."""
     from clerk_sync.clerk.client import ClerkClient
 
+    return ClerkClient.from_settings(clerk_settings(), on_unauthorized=forget_clerk_client)
 
-_webhook_secrets_loaded_at: list[float] = []
+
+def forget_clerk_client() -> None:
+    """After a 401/403, build the next client from freshly read settings: the key may have been rotated."""
+    # Not closed: the caller holding it may still be mid-call; its pool goes with it.
+    clerk_client.cache_clear()
+    clerk_settings.cache_clear()
 
 
-@lru_cache(maxsize=1)
+@singleton
+def session_verifier() -> SessionVerifier:
+    """The process-wide verifier: its JWKS cache lives as long as the container."""
+    from clerk_sync.auth.tokens import SessionVerifier
+
+    return SessionVerifier.from_settings(auth_settings())
+
+
+# ---- the webhook receiver and the sync layer ------------------------------------------------------
+
+
+@singleton
 def webhook_intake() -> WebhookIntake:
+    from clerk_sync.intake import WebhookIntake
+    from clerk_sync.queue import SqsEventQueue
+    from clerk_sync.signatures import SignatureVerifier
+
     settings = webhook_settings()
-    _webhook_secrets_loaded_at[:] = [time.monotonic()]
     return WebhookIntake(
         SignatureVerifier(settings.webhook_secrets),
         SqsEventQueue(sqs_client(), settings.events_queue_url),
@@ -37,70 +206,48 @@ def webhook_intake() -> WebhookIntake:
     )
 
 
+def receive_webhook(body: bytes, headers: Mapping[str, str]) -> IntakeResult:
+    """The intake's answer; after a bad signature, once more with freshly read secrets if they may have rotated."""
+    result = webhook_intake().receive(body, headers)
+    if result.reason == "invalid_signature" and refresh_webhook_secrets():
+        result = webhook_intake().receive(body, headers)
+    return result
+
+
 def refresh_webhook_secrets() -> bool:
-    """After a bad signature: re-read the secrets from Secrets Manager if they are older than their max age.
+    """Forgets the webhook secrets if they came from Secrets Manager longer ago than their max age.
 
     A rotated webhook secret then takes effect in warm containers too; at most one read per max age, however
     many bad signatures arrive. False (nothing re-read) with plain environment variables.
     """
+    from clerk_sync.settings import SecretSettings
+
     secret_settings = SecretSettings()
-    loaded_at = _webhook_secrets_loaded_at[0] if _webhook_secrets_loaded_at else None
-    if not secret_settings.clerk_secrets_arn or loaded_at is None:
+    if not secret_settings.clerk_secrets_arn or not webhook_intake.cache_info().currsize:
         return False
-    if time.monotonic() - loaded_at < secret_settings.secrets_max_age_seconds:
+    if time.monotonic() - webhook_intake().created_at < secret_settings.secrets_max_age_seconds:
         return False
     webhook_intake.cache_clear()
     webhook_settings.cache_clear()
     return True
 
 
-@lru_cache(maxsize=1)
-def sync_store() -> SyncStore:
-    settings = store_settings()
-    policy = ItemPolicy(settings.scrub_pii_on_delete, settings.store_private_metadata)
-    return SyncStore(dynamodb_client(), settings.table_name, policy)
-
-
-def clerk_client() -> ClerkClient:
-    """The process-wide Clerk client, built (and httpx imported) on the first call that needs Clerk."""
-    from clerk_sync.clerk.client import get_clerk_client
-
-    return get_clerk_client()
-
-
-@lru_cache(maxsize=1)
+@singleton
 def sync_service() -> SyncService:
+    from clerk_sync.queue import QueuedFollowUps
+    from clerk_sync.sync.deps import SyncOptions
+    from clerk_sync.sync.service import SyncService
+
     settings = sync_settings()
     options = SyncOptions(
         user_freshness_ms=settings.user_freshness_seconds * 1000,
         membership_sync_on_user_event=settings.user_event_membership_sync,
     )
-    queue = SqsEventQueue(sqs_client(), settings.events_queue_url) if settings.events_queue_url else None
-    return SyncService(sync_store(), clerk=clerk_client, queue=queue, options=options)
-
-
-def reset() -> None:
-    """Forgets every cached object and setting (tests and the local stack change the environment)."""
-    import sys
-
-    from clerk_sync import settings
-
-    for getter in (webhook_intake, sync_store, sync_service, dynamodb_client, sqs_client):
-        getter.cache_clear()
-    for cached in (settings.webhook_settings, settings.store_settings, settings.sync_settings):
-        cached.cache_clear()
-    # Only the modules already loaded: importing them here would put httpx or PyJWT on every cold path.
-    for module_name, getters in _LAZY_CACHES.items():
-        module = sys.modules.get(module_name)
-        if module is None:
-            continue
-        for name in getters:
-            getattr(module, name).cache_clear()
-
-
-_LAZY_CACHES = {
-    "clerk_sync.clerk.client": ("get_clerk_client", "clerk_settings"),
-    "clerk_sync.auth.tokens": ("get_session_verifier",),
-    "clerk_sync.auth.settings": ("auth_settings",),
-    "clerk_sync.api.settings": ("access_settings",),
-}
+    return SyncService(
+        sync_store(),
+        jobs=job_store(),
+        claims=membership_sync_claims(),
+        clerk=clerk_client,
+        follow_ups=QueuedFollowUps(event_queue()),
+        options=options,
+    )

@@ -148,8 +148,8 @@ def rate_limit_storm(syncs: int = 300, threads: int = 8, budget_seconds: float =
 
 def authorizer_cost(requests: int = 200) -> dict[str, Any]:
     """A fresh user's request through the authorizer handler, warm, in-process."""
-    from clerk_sync.aws import dynamodb_meter
     from clerk_sync.handlers import authorizer
+    from clerk_sync.wiring import dynamodb_meter
     from clerk_sync_local.lambda_events import LocalLambdaContext
 
     with bench_stack() as bench:
@@ -158,7 +158,7 @@ def authorizer_cost(requests: int = 200) -> dict[str, Any]:
         context: Any = LocalLambdaContext()  # what the handlers read of Lambda's context
         first = authorizer.handler(event, context)  # first login: syncs the user
         bench.clerk.reset_stats()
-        dynamodb_meter.reset()
+        dynamodb_meter().reset()
         latencies = []
         for _ in range(requests):
             started = time.perf_counter()
@@ -169,8 +169,8 @@ def authorizer_cost(requests: int = 200) -> dict[str, Any]:
             "first_login_source": first["context"]["loginSource"],
             "login_source": answer["context"]["loginSource"],
             "requests": requests,
-            "dynamodb_requests_per_call": dynamodb_meter.requests / requests,
-            "dynamodb_operations": dict(dynamodb_meter.calls),
+            "dynamodb_requests_per_call": dynamodb_meter().requests / requests,
+            "dynamodb_operations": dict(dynamodb_meter().calls),
             "clerk_calls": bench.clerk.request_count(),
             "p50_ms": round(statistics.median(latencies), 2),
             "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 2),
@@ -179,8 +179,8 @@ def authorizer_cost(requests: int = 200) -> dict[str, Any]:
 
 def dynamodb_requests_per_event() -> dict[str, dict[str, Any]]:
     """DynamoDB requests the worker's apply_event makes for each of the nine event types, as first applied."""
-    from clerk_sync.aws import dynamodb_meter
     from clerk_sync.models import Envelope
+    from clerk_sync.wiring import dynamodb_meter
 
     with bench_stack(USER_EVENT_MEMBERSHIP_SYNC="missing") as bench:
         clerk = bench.clerk
@@ -197,9 +197,9 @@ def dynamodb_requests_per_event() -> dict[str, dict[str, Any]]:
         service = wiring.sync_service()  # its store's client is aws.dynamodb_client(), which the meter watches
         rows: dict[str, dict[str, Any]] = {}
         for event in clerk.events:
-            dynamodb_meter.reset()
+            dynamodb_meter().reset()
             result = service.apply_event(Envelope.model_validate(event["payload"]), event["msg_id"])
-            measured = {"requests": dynamodb_meter.requests, "operations": dict(dynamodb_meter.calls)}
+            measured = {"requests": dynamodb_meter().requests, "operations": dict(dynamodb_meter().calls)}
             rows.setdefault(event["type"], {**measured, "outcome": result.outcome.value})
         return rows
 

@@ -7,6 +7,7 @@ from typing import Any
 from clerk_sync import items, keys
 from clerk_sync.models import Membership, Organization, User
 from clerk_sync.store import SyncStore
+from clerk_sync.vocabulary import Entity
 
 
 def _expected(snapshot: dict[str, Any], policy: items.ItemPolicy) -> dict[tuple[str, str], dict[str, Any]]:
@@ -33,7 +34,7 @@ def _comparable(fields: dict[str, Any]) -> dict[str, Any]:
 def differences(store: SyncStore, snapshot: dict[str, Any]) -> list[str]:
     """Every way the table differs from Clerk's live state; empty when they agree on every stored field."""
     # Clerk's data only: jobs and sync-state items are clerk-sync's own bookkeeping.
-    clerk_entities = {entity.value for entity in items.Entity}
+    clerk_entities = {entity.value for entity in Entity}
     table = {(item[keys.PK], item[keys.SK]): item for item in store.scan() if item.get("entity") in clerk_entities}
     live = {key: item for key, item in table.items() if not item.get("deleted")}
     expected = _expected(snapshot, store.policy)

@@ -1,6 +1,6 @@
 """A local API Gateway HTTP API (payload 2.0) on 127.0.0.1 that calls the real Lambda handlers.
 
-Routes come from `infra.routes.ROUTES`, the table the CDK stack deploys. What API Gateway answers itself:
+Routes come from `infra.endpoints.ROUTES`, the table the CDK stack deploys. What API Gateway answers itself:
 
 | condition                                             | status | body                                   |
 |-------------------------------------------------------|--------|----------------------------------------|
@@ -43,7 +43,7 @@ from clerk_sync_local.gateway_events import (
 from clerk_sync_local.gateway_invoke import FunctionInvoker, Handler, Invocation
 from clerk_sync_local.gateway_routes import RouteMatch, RouteTable
 from clerk_sync_local.http_server import BackgroundServer
-from infra import routes as api_routes
+from infra import endpoints as api_routes
 
 T = TypeVar("T")
 

@@ -22,7 +22,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from clerk_sync_local.gateway_routes import RouteMatch
-from infra.routes import PAYLOAD_FORMAT_VERSION
+from infra.endpoints import PAYLOAD_FORMAT_VERSION
 
 ACCOUNT_ID: Final = "123456789012"
 API_ID: Final = "local"

@@ -1,6 +1,6 @@
 """Invokes the Lambda handlers for the gateway: imported lazily, one call at a time per function, with a timeout.
 
-A handler is a dotted path from `infra.routes.HANDLERS`, imported on the first request routed to it (so the
+A handler is a dotted path from `infra.endpoints.HANDLERS`, imported on the first request routed to it (so the
 gateway starts even while a handler is still being written), or a callable injected by tests. Lambda runs
 one request per container and the handlers keep per-invocation state in module globals (Powertools
 logger keys, the DynamoDB meter), so calls to one function are serialised: one warm container each.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clerk_sync_local.lambda_events import LocalLambdaContext
-from infra.routes import FunctionKey
+from infra.endpoints import FunctionKey
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

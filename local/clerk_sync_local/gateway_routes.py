@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from infra.routes import Route
+from infra.endpoints import Route
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from clerk_sync_local.gateway_invoke import import_handler
 from clerk_sync_local.local_aws import LocalMoto, LocalResources
 from clerk_sync_local.poller import SqsPoller
 from clerk_sync_local.ready import ReadyInfo, remove_ready_file, wait_until_answers, write_ready_file
-from infra import routes
+from infra import endpoints
 from infra.stages import StageConfig
 
 # The dev stage's default, so the local API behaves like a deployed one: the Authorization header is the
@@ -135,7 +135,7 @@ class LocalStack:
                 self._start_emulator()
             self._start_gateway()
             if self.emulator is not None:
-                self.emulator.set_webhook(self.gateway_url + routes.WEBHOOK_PATH)
+                self.emulator.set_webhook(self.gateway_url + endpoints.WEBHOOK_PATH)
                 # Held until the handlers are configured: the seed's events must not arrive before that.
                 self.emulator.set_knobs(webhooks_paused=True)
                 self.identities = self._seed_demo_data()
@@ -227,7 +227,7 @@ class LocalStack:
 
     def _start_poller(self) -> None:
         moto, resources = _running(self.moto, "moto"), _running(self.resources, "moto")
-        worker = import_handler(routes.HANDLERS["worker"])
+        worker = import_handler(endpoints.HANDLERS["worker"])
         self.poller = SqsPoller(
             moto.client("sqs"),
             resources.queue_url,

@@ -10,7 +10,7 @@ from typing import Final
 from rich.console import Console
 
 from clerk_sync_local.stack import TOKEN_LIFETIME_SECONDS, LocalStack
-from infra.routes import ROUTES, WEBHOOK_PATH, Route
+from infra.endpoints import ROUTES, WEBHOOK_PATH, Route
 
 # The demo user may call every route for themself and their organization (they created it: org admin);
 # syncing any other user is for platform admins.

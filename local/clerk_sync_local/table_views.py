@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from clerk_sync import keys
-from clerk_sync.store import SyncStore
+from clerk_sync.store import SyncStore, Table
 from clerk_sync_local.ready import ReadyInfo
 
 # What the copy holds; jobs and sync-state items are bookkeeping and stay out of exports.
@@ -38,7 +38,7 @@ def store_for(ready: ReadyInfo) -> CopyStore:
         aws_access_key_id=ready.aws_access_key_id,
         aws_secret_access_key=ready.aws_secret_access_key,
     )
-    return CopyStore(client, ready.table_name)
+    return CopyStore(Table(client, ready.table_name))
 
 
 def plain(value: Any) -> Any:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from clerk_sync import wiring
-from clerk_sync.service import SyncService
 from clerk_sync.store import SyncStore
+from clerk_sync.sync.service import SyncService
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.tokens import TokenSigner
 from clerk_sync_local.gateway import Gateway

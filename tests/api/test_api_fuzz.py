@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clerk_sync.api.routes import openapi_document
+from clerk_sync.api.sync_routes import openapi_document
 from tests.api.conftest import Api
 
 DOCUMENT = json.loads(openapi_document())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from clerk_sync.aws import dynamodb_meter
 from clerk_sync.models import Envelope
+from clerk_sync.wiring import dynamodb_meter
 from tests.api.conftest import Api
 
 
@@ -26,14 +26,14 @@ def test_fresh_user_costs_one_read_and_no_clerk_call(api: Api) -> None:
     token = api.token(user_id)
     api.call("GET", "/api/sync/status", token=token)
     api.clerk.reset_stats()
-    dynamodb_meter.reset()
+    dynamodb_meter().reset()
     from clerk_sync.handlers import authorizer
 
     event = {"type": "REQUEST", "headers": {"authorization": f"Bearer {token}"}, "cookies": []}
     answer = authorizer.handler(event, _context())
     assert answer["isAuthorized"] is True
     assert answer["context"]["loginSource"] == "store"
-    assert dict(dynamodb_meter.calls) == {"GetItem": 1}
+    assert dict(dynamodb_meter().calls) == {"GetItem": 1}
     assert api.clerk.request_count() == 0
 
 

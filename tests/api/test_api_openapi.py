@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from clerk_sync.api.routes import openapi_document
-from infra.routes import ROUTES
+from clerk_sync.api.sync_routes import openapi_document
+from infra.endpoints import ROUTES
 
 CHECKED_IN = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from clerk_sync import wiring
 from clerk_sync.jobs import Job, new_job_id
 from tests.api.conftest import Api
 
@@ -32,7 +33,7 @@ def world(api: Api) -> World:
     org_id = clerk.create_organization("Acme", created_by=users["org_admin"])["id"]
     clerk.add_membership(org_id, users["member"], "org:member")
     job_id = new_job_id()
-    api.store.create_job(
+    wiring.job_store().create(
         Job(job_id=job_id, org_id=org_id, requested_by=users["org_admin"], created_at=1, updated_at=1, listed_at=1)
     )
     return World(users, org_id, job_id)

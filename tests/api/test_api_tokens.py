@@ -10,7 +10,7 @@ import pytest
 
 from clerk_sync_local.emulator.tokens import TokenSigner, session_claims
 from clerk_sync_local.gateway import Gateway
-from infra.routes import ROUTES, Route
+from infra.endpoints import ROUTES, Route
 from tests.api.conftest import PARTY, Api
 from tests.support.forge import forge, hs256, sign_raw, with_payload
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from infra.routes import ROUTES
+from infra.endpoints import ROUTES
 from tests.e2e.conftest import Stack
 
 Mint = Callable[..., dict[str, str]]

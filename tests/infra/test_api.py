@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infra import routes
+from infra import endpoints
 
 if TYPE_CHECKING:
     from conftest import Synth
@@ -33,18 +33,18 @@ def _authorizer(synth: Synth, stage: str) -> tuple[str, dict[str, Any]]:
 
 
 def test_route_table_module_is_pure_data() -> None:
-    code = "import sys, infra.routes; sys.exit('aws_cdk' in sys.modules or 'constructs' in sys.modules)"
+    code = "import sys, infra.endpoints; sys.exit('aws_cdk' in sys.modules or 'constructs' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=False)  # noqa: S603
-    assert result.returncode == 0, "infra/routes.py must not import aws_cdk: the local gateway imports it"
+    assert result.returncode == 0, "infra/endpoints.py must not import aws_cdk: the local gateway imports it"
 
 
 def test_route_table_has_unique_routes_and_one_unauthorized_webhook() -> None:
-    keys = [(route.method, route.path) for route in routes.ROUTES]
+    keys = [(route.method, route.path) for route in endpoints.ROUTES]
     assert len(keys) == len(set(keys))
-    assert [r for r in routes.ROUTES if not r.authorized] == [
-        routes.Route("POST", "/api/webhooks/clerk", "webhook", authorized=False)
+    assert [r for r in endpoints.ROUTES if not r.authorized] == [
+        endpoints.Route("POST", "/api/webhooks/clerk", "webhook", authorized=False)
     ]
-    assert all(r.function == "sync_api" for r in routes.ROUTES if r.authorized)
+    assert all(r.function == "sync_api" for r in endpoints.ROUTES if r.authorized)
 
 
 def test_api_routes_are_exactly_the_route_table(synth: Synth, stage: str) -> None:
@@ -60,13 +60,13 @@ def test_api_routes_are_exactly_the_route_table(synth: Synth, stage: str) -> Non
         else:
             assert props["AuthorizationType"] == "NONE"
         method, path = props["RouteKey"].split(" ", 1)
-        synthesized.add(routes.Route(method, path, targets[integration_id], authorized))  # type: ignore[arg-type]
-    assert synthesized == set(routes.ROUTES)
+        synthesized.add(endpoints.Route(method, path, targets[integration_id], authorized))  # type: ignore[arg-type]
+    assert synthesized == set(endpoints.ROUTES)
 
 
 def test_integrations_use_payload_v2(synth: Synth, stage: str) -> None:
     integrations = synth.resources(stage, "AWS::ApiGatewayV2::Integration").values()
-    assert {i["Properties"]["PayloadFormatVersion"] for i in integrations} == {routes.PAYLOAD_FORMAT_VERSION}
+    assert {i["Properties"]["PayloadFormatVersion"] for i in integrations} == {endpoints.PAYLOAD_FORMAT_VERSION}
     assert {i["Properties"]["IntegrationType"] for i in integrations} == {"AWS_PROXY"}
 
 
@@ -118,7 +118,7 @@ def test_authorizer_is_simple_lambda_on_authorization_header_with_stage_ttl(synt
     assert props["AuthorizerType"] == "REQUEST"
     assert props["AuthorizerPayloadFormatVersion"] == "2.0"
     assert props["EnableSimpleResponses"] is True
-    assert props["IdentitySource"] == [routes.AUTHORIZER_IDENTITY_SOURCE] == ["$request.header.Authorization"]
+    assert props["IdentitySource"] == [endpoints.AUTHORIZER_IDENTITY_SOURCE] == ["$request.header.Authorization"]
     assert props["AuthorizerResultTtlInSeconds"] == stack.stage_config.authorizer_cache_ttl_seconds
     uri_parts = props["AuthorizerUri"]["Fn::Join"][1]
     assert {"Fn::GetAtt": [synth.logical_id(stage, stack.functions.authorizer), "Arn"]} in uri_parts
@@ -145,8 +145,8 @@ def test_authorizer_with_cache_ttl_requires_the_authorization_header() -> None:
 
 
 def test_authorizer_identity_sources_follow_caching() -> None:
-    assert routes.authorizer_identity_sources(caching=True) == ("$request.header.Authorization",)
-    assert routes.authorizer_identity_sources(caching=False) == ()
+    assert endpoints.authorizer_identity_sources(caching=True) == ("$request.header.Authorization",)
+    assert endpoints.authorizer_identity_sources(caching=False) == ()
 
 
 def test_stage_throttles_and_writes_json_access_logs(synth: Synth, stage: str) -> None:
@@ -182,7 +182,7 @@ def test_outputs_give_api_and_webhook_urls(synth: Synth, stage: str) -> None:
     api_id = synth.logical_id(stage, synth.stacks[stage].api.http_api)
     assert {"Ref": api_id} in outputs["ApiUrl"]["Value"]["Fn::Join"][1]
     assert outputs["WebhookUrl"]["Value"] == {
-        "Fn::Join": ["", [{"Fn::GetAtt": [api_id, "ApiEndpoint"]}, routes.WEBHOOK_PATH]]
+        "Fn::Join": ["", [{"Fn::GetAtt": [api_id, "ApiEndpoint"]}, endpoints.WEBHOOK_PATH]]
     }
     assert {"ClerkSecretArn", "TableName", "EventQueueUrl", "DeadLetterQueueUrl", "DashboardName"} <= set(outputs)
 

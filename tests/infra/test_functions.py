@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from clerk_sync.resources import EVENT_QUEUE
+from infra.endpoints import HANDLERS
 from infra.functions import TABLE_DATA_ACTIONS, function_specs
-from infra.routes import HANDLERS
 
 if TYPE_CHECKING:
     from conftest import Synth

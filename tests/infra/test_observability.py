@@ -244,7 +244,7 @@ def test_dashboard_graphs_each_contract_metric_with_its_exact_dimension_set(synt
 
 def test_dashboard_shows_syncs_per_trigger_and_fallbacks_per_tier(synth: Synth, stage: str) -> None:
     series = _dashboard_series(_dashboard_body(synth, stage))
-    assert set(SYNC_TRIGGERS) == {"api", "login", "webhook", "job", "cli"}
+    assert set(SYNC_TRIGGERS) == {"api", "login", "webhook", "job"}
     for name in ("SyncCompleted", "SyncFailed"):
         assert {dict(pairs)["Trigger"] for pairs in series[name]} == set(SYNC_TRIGGERS)
     assert {dict(pairs)["Tier"] for pairs in series["LoginFallback"]} == set(LOGIN_FALLBACK_TIERS)
@@ -262,21 +262,23 @@ def test_dashboard_graphs_each_event_outcome_and_the_aws_metrics(synth: Synth, s
 
 
 def test_event_outcomes_are_the_store_outcomes() -> None:
-    from clerk_sync.store import Outcome
+    from clerk_sync.outcomes import Outcome
 
     assert set(EVENT_OUTCOMES) == {outcome.value for outcome in Outcome}
 
 
 def test_sync_triggers_are_the_runtime_triggers() -> None:
-    from clerk_sync.reports import SyncTrigger
+    from clerk_sync.vocabulary import SYNC_TRIGGERS as RUNTIME_TRIGGERS
+    from clerk_sync.vocabulary import SyncSource
 
-    assert set(SYNC_TRIGGERS) == {trigger.value for trigger in SyncTrigger}
+    assert set(SYNC_TRIGGERS) == {trigger.value for trigger in RUNTIME_TRIGGERS}
+    assert set(SYNC_TRIGGERS) <= {source.value for source in SyncSource}
 
 
 def test_metric_namespace_and_service_are_the_runtime_ones() -> None:
     from clerk_sync import observability
 
-    assert (METRICS_NAMESPACE, SERVICE_NAME) == (observability.NAMESPACE, observability.SERVICE)
+    assert (observability.metrics.namespace, observability.metrics.service) == (METRICS_NAMESPACE, SERVICE_NAME)
 
 
 def test_every_metric_the_runtime_emits_is_in_the_contract() -> None:

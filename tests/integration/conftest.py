@@ -11,8 +11,8 @@ import pytest
 from moto import mock_aws
 
 from clerk_sync.items import ItemPolicy
-from clerk_sync.service import SyncService
-from clerk_sync.store import SyncStore
+from clerk_sync.store import SyncStore, Table
+from clerk_sync.sync.service import SyncService
 from clerk_sync_local.local_aws import LocalResources, create_resources
 from tests.support.signing import TEST_SECRET
 
@@ -24,7 +24,7 @@ class Aws:
     resources: LocalResources
 
     def store(self, policy: ItemPolicy | None = None) -> SyncStore:
-        return SyncStore(self.dynamodb, self.resources.table_name, policy, sleep=lambda _: None)
+        return SyncStore(Table(self.dynamodb, self.resources.table_name, sleep=lambda _: None), policy)
 
     def service(self, policy: ItemPolicy | None = None) -> SyncService:
         return SyncService(self.store(policy))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from clerk_sync import keys
-from clerk_sync.items import ItemPolicy, SyncSource, WriteContext
+from clerk_sync.items import ItemPolicy, WriteContext
 from clerk_sync.models import Membership, Organization, User
-from clerk_sync.store import Outcome
+from clerk_sync.outcomes import Outcome
+from clerk_sync.vocabulary import SyncSource
 from tests.support.clerk_payloads import membership_data, org_data, user_data
 
 CTX = WriteContext(SyncSource.WEBHOOK, now_ms=1_000, event_id="msg_1")

@@ -15,9 +15,11 @@ from boto3.dynamodb.types import TypeSerializer
 
 from clerk_sync import items
 from clerk_sync.aws import RequestMeter
-from clerk_sync.items import ItemPolicy, SyncSource, WriteContext
+from clerk_sync.items import ItemPolicy, WriteContext
 from clerk_sync.models import Membership
-from clerk_sync.store import Outcome, SyncStore, WriteResult
+from clerk_sync.outcomes import Outcome, WriteResult
+from clerk_sync.store import SyncStore
+from clerk_sync.vocabulary import SyncSource
 from tests.support.clerk_payloads import membership_data
 
 CTX = WriteContext(SyncSource.WEBHOOK, now_ms=1_000, event_id="msg_1")

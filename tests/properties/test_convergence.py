@@ -19,10 +19,11 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from clerk_sync import items, keys, resources
-from clerk_sync.items import ItemPolicy, SyncSource, WriteContext
+from clerk_sync.items import ItemPolicy, WriteContext
 from clerk_sync.models import Envelope, Membership, Organization, User
-from clerk_sync.service import SyncService
-from clerk_sync.store import SyncStore
+from clerk_sync.store import SyncStore, Table
+from clerk_sync.sync.service import SyncService
+from clerk_sync.vocabulary import SyncSource
 from tests.support.clerk_history import ClerkHistory
 
 USERS = ("user_ann", "user_bob", "user_cy")
@@ -69,7 +70,7 @@ def dynamodb() -> Iterator[Any]:
 def _fresh_store(dynamodb: Any) -> SyncStore:
     name = f"prop-{uuid.uuid4().hex[:12]}"
     dynamodb.create_table(**resources.table_create_kwargs(name))
-    return SyncStore(dynamodb, name, POLICY)
+    return SyncStore(Table(dynamodb, name), POLICY)
 
 
 def _expected_fields(kind: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -84,13 +85,13 @@ def _expected_fields(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _deliver(service: SyncService, delivery: list[Any]) -> None:
+def _deliver(service: SyncService, store: SyncStore, delivery: list[Any]) -> None:
     fallback = WriteContext(SyncSource.FALLBACK, 1)
     for entry in delivery:
         if entry[0] == "login":
-            service.store.put_provisional_user(entry[1], {"first_name": "from-claims"}, fallback)
+            store.put_provisional_user(entry[1], {"first_name": "from-claims"}, fallback)
         elif entry[0] == "login_membership":
-            service.store.put_provisional_membership(entry[1], entry[2], "org:member", fallback)
+            store.put_provisional_membership(entry[1], entry[2], "org:member", fallback)
         else:
             svix_id, event = entry
             service.apply_event(Envelope.model_validate(event), event_id=svix_id)
@@ -158,12 +159,12 @@ def test_any_delivery_order_with_duplicates_converges(dynamodb: Any, history: li
 
     store = _fresh_store(dynamodb)
     service = SyncService(store)
-    _deliver(service, delivery)
+    _deliver(service, store, delivery)
     _assert_table_matches(store, clerk)
 
     # 5 idempotence: delivering everything again changes nothing at all.
     before = sorted(store.scan(), key=lambda item: (item[keys.PK], item[keys.SK]))
-    _deliver(service, [entry for entry in delivery if not entry[0].startswith("login")])
+    _deliver(service, store, [entry for entry in delivery if not entry[0].startswith("login")])
     assert sorted(store.scan(), key=lambda item: (item[keys.PK], item[keys.SK])) == before
 
 
@@ -176,10 +177,10 @@ def test_older_event_after_newer_never_overwrites(dynamodb: Any, history: list[A
         clerk.apply(operation)
     store = _fresh_store(dynamodb)
     service = SyncService(store)
-    _deliver(service, list(clerk.events))
+    _deliver(service, store, list(clerk.events))
     settled = sorted(store.scan(), key=lambda item: (item[keys.PK], item[keys.SK]))
     replay = data.draw(st.lists(st.sampled_from(clerk.events), max_size=10)) if clerk.events else []
-    _deliver(service, replay)
+    _deliver(service, store, replay)
     assert sorted(store.scan(), key=lambda item: (item[keys.PK], item[keys.SK])) == settled
 
 

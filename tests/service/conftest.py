@@ -12,8 +12,9 @@ from clerk_sync import wiring
 from clerk_sync.handlers import worker
 from clerk_sync.messages import QueuedSync, decode_message
 from clerk_sync.models import Envelope
-from clerk_sync.service import SyncService
-from clerk_sync.store import SyncStore, WriteResult
+from clerk_sync.outcomes import WriteResult
+from clerk_sync.store import SyncStore
+from clerk_sync.sync.service import SyncService
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.tokens import TokenSigner
 from clerk_sync_local.local_aws import LocalResources

@@ -17,13 +17,14 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from clerk_sync import items, keys
-from clerk_sync.aws import sqs_client
 from clerk_sync.handlers import worker
-from clerk_sync.items import ItemPolicy, SyncSource, WriteContext
+from clerk_sync.items import ItemPolicy, WriteContext
 from clerk_sync.messages import USER_CASCADE_DELAY_SECONDS, QueuedSync, SyncTarget, decode_message
 from clerk_sync.models import Envelope, Membership
 from clerk_sync.queue import MAX_DELAY_SECONDS, QueueUnavailableError, SqsEventQueue
 from clerk_sync.reports import ChangeOutcome
+from clerk_sync.vocabulary import SyncSource
+from clerk_sync.wiring import sqs_client
 from clerk_sync_local.lambda_events import LocalLambdaContext, sqs_event
 from tests.service.conftest import Harness
 from tests.support.clerk_payloads import membership_data
@@ -153,7 +154,7 @@ def test_sync_finding_user_gone_queues_cascade_pass(harness: Harness, sent: Sent
 def test_login_finding_user_gone_queues_cascade_pass(harness: Harness, sent: SentMessages) -> None:
     user_id, _ = _member_of_one_org(harness)
     harness.clerk.delete_user(user_id)
-    assert harness.service.get_or_create_user(user_id).deleted
+    assert harness.service.ensure_login_user(user_id).deleted
     [(message, delay)] = sent.cascades()
     assert (message.user_id, message.trigger, delay) == (user_id, "login", USER_CASCADE_DELAY_SECONDS)
 

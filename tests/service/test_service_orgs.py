@@ -6,10 +6,12 @@ from typing import Any
 
 import pytest
 
+from clerk_sync import wiring
 from clerk_sync.clerk.errors import ClerkUnavailableError
 from clerk_sync.jobs import JobStatus
 from clerk_sync.messages import SyncTarget
-from clerk_sync.reports import ChangeOutcome, Fallback, RoleMismatch
+from clerk_sync.reports import ChangeOutcome, RoleMismatch
+from clerk_sync.vocabulary import Fallback
 from tests.service.conftest import Harness
 
 MEMBERS_ROUTE = "GET /v1/organizations/{organization_id}/memberships"
@@ -113,7 +115,7 @@ def test_sync_membership_with_role_during_outage_stores_it_provisionally(harness
     org = clerk.create_organization("Acme", created_by=user)["id"]
     clerk.set_knobs(outage=True)
     report = harness.service.sync_membership(org, user, role="org:admin")
-    assert report.fallbacks == [Fallback.PROVISIONAL_MEMBERSHIP]
+    assert report.fallbacks == [Fallback.PROVISIONAL]
     stored = harness.store.get_membership(org, user)
     assert stored is not None
     assert (stored["provisional"], stored["version"]) == (True, 0)
@@ -163,7 +165,7 @@ def test_member_sync_of_many_pages_becomes_a_job_of_one_page_per_message(harness
     assert result.job.status is JobStatus.RUNNING
     assert result.report.count(ChangeOutcome.APPLIED, "membership") == 500
     job_id = result.job.job_id
-    assert [job["job_id"] for job in harness.store.user_jobs("user_admin")] == [job_id]
+    assert [job.job_id for job in wiring.job_store().started_by("user_admin")] == [job_id]
     offsets = []
     while pages := harness.queued_syncs():
         [page] = pages

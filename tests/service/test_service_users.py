@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_sync import keys
+from clerk_sync import keys, wiring
 from clerk_sync.reports import ChangeOutcome
 from tests.service.conftest import Harness
 
@@ -78,7 +78,7 @@ def test_full_user_sync_stores_user_orgs_and_memberships_with_one_listing(harnes
         stored = harness.store.get_organization(org)
         assert stored is not None
         assert stored["name"].startswith("Org ")
-    state = harness.store.membership_state(user_id)
+    state = wiring.membership_sync_claims().state(user_id)
     assert state is not None
     assert state["synced_at"] > 0
 

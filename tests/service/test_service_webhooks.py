@@ -8,7 +8,7 @@ import pytest
 
 from clerk_sync.messages import SyncTarget
 from clerk_sync.models import Envelope
-from clerk_sync.store import Outcome
+from clerk_sync.outcomes import Outcome
 from tests.service.conftest import Harness
 
 

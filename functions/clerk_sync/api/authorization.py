@@ -12,24 +12,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from clerk_sync.api.caller import Caller
 from clerk_sync.api.settings import AccessSettings
 from clerk_sync.auth.errors import KeysUnavailableError, TokenError
 from clerk_sync.auth.tokens import extract_token
 from clerk_sync.clerk.errors import ClerkError
 from clerk_sync.observability import child_logger
-from clerk_sync.service import LoginUser, SyncService
-from clerk_sync.store import StoreError
+from clerk_sync.queue import QueueUnavailableError
+from clerk_sync.store.errors import StoreError
 
 if TYPE_CHECKING:
     from clerk_sync.auth.claims import SessionClaims
     from clerk_sync.auth.tokens import SessionVerifier
+    from clerk_sync.sync.login import LoginUser
+    from clerk_sync.sync.service import SyncService
 
 logger = child_logger()
 
-_INFRASTRUCTURE_ERRORS = (StoreError, ClientError, BotoCoreError, ClerkError)
+_INFRASTRUCTURE_ERRORS = (StoreError, QueueUnavailableError, ClerkError)
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,12 @@ def authorize(
     deadline = clock() + login_budget_seconds
     sync = service()
     try:
-        login = sync.get_or_create_user(claims.user_id, _provisional_fields(claims), deadline=deadline)
+        login = sync.ensure_login_user(claims.user_id, _provisional_fields(claims), deadline=deadline)
         if login.deleted:
             caller = Caller.unauthenticated("user_deleted", "this user has been deleted", 403)
             return Decision(False, caller, "user_deleted", login)
         if claims.org_id and claims.org_role:
-            sync.get_or_create_membership(
+            sync.ensure_login_membership(
                 claims.org_id, claims.user_id, role=claims.org_role, slug=claims.org_slug, deadline=deadline
             )
     except _INFRASTRUCTURE_ERRORS as error:
@@ -96,6 +96,6 @@ def authorize(
         orgSlug=claims.org_slug or "",
         platformAdmin=access.is_platform_admin(claims.user_id, login.item),
         provisional=login.provisional,
-        loginSource=login.source,
+        loginSource=str(login.source),
     )
     return Decision(True, caller, "ok", login)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from clerk_sync.clerk.errors import (
     ClerkBadRequestError,
     ClerkError,
@@ -23,7 +21,8 @@ from clerk_sync.clerk.errors import (
     ClerkUnavailableError,
 )
 from clerk_sync.queue import QueueUnavailableError
-from clerk_sync.store import StoreError
+from clerk_sync.store.errors import StoreError
+from clerk_sync.vocabulary import error_body
 
 # Retry-After when the cause gives none: Clerk's rate window is 10 s; outages rarely clear faster.
 _RATE_LIMITED_RETRY_AFTER = 10
@@ -38,7 +37,7 @@ class ApiError(Exception):  # not frozen: raising sets __traceback__ and friends
     retry_after: int | None = None
 
     def body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+        return error_body(self.code, self.message)
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else {}
@@ -50,7 +49,7 @@ def from_exception(error: Exception) -> ApiError | None:
         return error
     if isinstance(error, ClerkError):
         return _from_clerk(error)
-    if isinstance(error, StoreError | ClientError | BotoCoreError | QueueUnavailableError):
+    if isinstance(error, StoreError | QueueUnavailableError):
         return ApiError(503, "storage_unavailable", "the table or queue is unavailable", _UNAVAILABLE_RETRY_AFTER)
     return None
 

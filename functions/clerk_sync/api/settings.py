@@ -1,8 +1,10 @@
-"""Who may do what: platform admins, and the time budgets of the authorizer and the sync routes."""
+"""Who may do what (platform admins), and how long a sync route may spend on Clerk.
+
+The authorizer's budget for a login is `LOGIN_SYNC_BUDGET_SECONDS`, in `clerk_sync.settings.SyncSettings`.
+"""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import Field, field_validator
@@ -12,7 +14,8 @@ from clerk_sync.settings import _Settings, _split_list
 
 
 class AccessSettings(_Settings):
-    """ADMIN_USER_IDS and ADMIN_METADATA_FLAG decide platform admins; budgets bound Clerk calls per request."""
+    """ADMIN_USER_IDS and ADMIN_METADATA_FLAG decide platform admins; API_SYNC_BUDGET_SECONDS bounds a route's
+    Clerk calls."""
 
     admin_user_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # `key=value` on the stored user's public_metadata that makes them a platform admin; empty disables it.
@@ -45,8 +48,3 @@ class AccessSettings(_Settings):
         key, value = self.admin_metadata_flag.split("=", 1)
         metadata = user_item.get("public_metadata") or {}
         return isinstance(metadata, dict) and str(metadata.get(key)) == value
-
-
-@lru_cache(maxsize=1)
-def access_settings() -> AccessSettings:
-    return AccessSettings()

@@ -1,4 +1,5 @@
-"""Clerk session-token verification for the authorizer: `get_session_verifier().verify(extract_token(...))`.
+"""Clerk session-token verification for the authorizer: `SessionVerifier.verify(extract_token(...))`; the process-wide
+verifier is built by `clerk_sync.wiring.session_verifier()`.
 
 The errors load with the package (plain Python), so code that only catches `AuthError` pays nothing. The
 verifier (PyJWT and cryptography), the key sources and the settings (pydantic-settings) load when one of their
@@ -37,8 +38,8 @@ if TYPE_CHECKING:
         key_source_from_settings,
         parse_jwks,
     )
-    from clerk_sync.auth.settings import AuthSettings, auth_settings
-    from clerk_sync.auth.tokens import SessionVerifier, extract_token, get_session_verifier
+    from clerk_sync.auth.settings import AuthSettings
+    from clerk_sync.auth.tokens import SessionVerifier, extract_token
 
 # Name -> module it is loaded from on first access (PEP 562).
 _LAZY = {
@@ -51,10 +52,8 @@ _LAZY = {
     "key_source_from_settings": "clerk_sync.auth.jwks",
     "parse_jwks": "clerk_sync.auth.jwks",
     "AuthSettings": "clerk_sync.auth.settings",
-    "auth_settings": "clerk_sync.auth.settings",
     "SessionVerifier": "clerk_sync.auth.tokens",
     "extract_token": "clerk_sync.auth.tokens",
-    "get_session_verifier": "clerk_sync.auth.tokens",
 }
 
 __all__ = [
@@ -79,10 +78,8 @@ __all__ = [
     "TokenNotYetValidError",
     "TokenSignatureError",
     "TokenUnknownKeyError",
-    "auth_settings",
     "decode_org_permissions",
     "extract_token",
-    "get_session_verifier",
     "key_source_from_settings",
     "parse_jwks",
 ]

@@ -16,7 +16,6 @@ machine (~380 ms with its client). `PyJWKClient` itself is not used: it refetche
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 import time
@@ -185,9 +184,9 @@ class JwksKeySource:
         _logger().info("JWKS refreshed", extra={"reason": reason, "keys": len(keys)})
 
 
-@functools.cache
 def _logger() -> Logger:
     # Powertools loads on the first refresh, not with the module: the authorizer handler has it already.
+    # Refreshes are rare (at most one per JWKS_MIN_REFRESH_SECONDS), so a logger is built for each.
     from clerk_sync.observability import child_logger
 
     return child_logger()

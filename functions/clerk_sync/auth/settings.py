@@ -1,4 +1,5 @@
-"""Settings for session-token verification, named as Clerk's own SDKs name them, read once per cold start.
+"""Settings for session-token verification, named as Clerk's own SDKs name them, read once per cold start
+(`clerk_sync.wiring`).
 
 None of these is a secret: the issuer and authorized parties are public origins and `CLERK_JWT_KEY` is the
 instance's public key (Dashboard > API keys > Show JWT public key), so they come from the environment only.
@@ -7,7 +8,6 @@ instance's public key (Dashboard > API keys > Show JWT public key), so they come
 from __future__ import annotations
 
 import ipaddress
-from functools import lru_cache
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
@@ -107,9 +107,3 @@ class AuthSettings(_Settings):
     @property
     def jwks_url(self) -> str:
         return self.clerk_jwks_url.strip() if self.clerk_jwks_url else self.clerk_issuer + JWKS_PATH
-
-
-@lru_cache(maxsize=1)
-def auth_settings() -> AuthSettings:
-    """The verifier's settings; a missing CLERK_ISSUER or a malformed value fails here, naming the variable."""
-    return AuthSettings()  # required fields come from the environment

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 import jwt
@@ -95,9 +94,9 @@ class SessionVerifier:
         """A verifier for `settings` (default: the environment's), with the key source they describe."""
         # Imported here: pydantic-settings is only needed when settings are read, not by callers passing args.
         from clerk_sync.auth.jwks import key_source_from_settings
-        from clerk_sync.auth.settings import auth_settings
+        from clerk_sync.auth.settings import AuthSettings
 
-        settings = settings or auth_settings()
+        settings = settings or AuthSettings()  # required fields come from the environment
         return cls(
             issuer=settings.clerk_issuer,
             key_source=key_source or key_source_from_settings(settings),
@@ -193,9 +192,3 @@ def extract_token(headers: Mapping[str, str] | None, cookies: Sequence[str] | No
         if equals and name.strip() == SESSION_COOKIE and value:
             return value
     raise TokenMissingError("no Authorization: Bearer header and no __session cookie")
-
-
-@lru_cache(maxsize=1)
-def get_session_verifier() -> SessionVerifier:
-    """The process-wide verifier from the environment: its JWKS cache lives as long as the container."""
-    return SessionVerifier.from_settings()

@@ -1,4 +1,4 @@
-"""Clerk Backend API client: `get_clerk_client()` for the process-wide client, `ClerkError` and kin to catch.
+"""Clerk Backend API client: `ClerkClient` (built once per process by `clerk_sync.wiring`), `ClerkError` and kin.
 
 The errors and the retry policy are plain Python and load with the package. The client (httpx, ~80 ms cold,
 plus ~60 ms more to build its TLS context) loads when one of its names is first used, so code that only
@@ -29,9 +29,8 @@ if TYPE_CHECKING:
         Listing,
         MetricsSink,
         Page,
-        get_clerk_client,
     )
-    from clerk_sync.clerk.settings import ClerkSettings, clerk_settings
+    from clerk_sync.clerk.settings import ClerkSettings, load_clerk_settings
 
 # Name -> module it is loaded from on first access (PEP 562).
 _LAZY = {
@@ -40,9 +39,8 @@ _LAZY = {
     "Listing": "clerk_sync.clerk.client",
     "MetricsSink": "clerk_sync.clerk.client",
     "Page": "clerk_sync.clerk.client",
-    "get_clerk_client": "clerk_sync.clerk.client",
     "ClerkSettings": "clerk_sync.clerk.settings",
-    "clerk_settings": "clerk_sync.clerk.settings",
+    "load_clerk_settings": "clerk_sync.clerk.settings",
 }
 
 __all__ = [
@@ -61,8 +59,7 @@ __all__ = [
     "MetricsSink",
     "Page",
     "RetryPolicy",
-    "clerk_settings",
-    "get_clerk_client",
+    "load_clerk_settings",
 ]
 
 

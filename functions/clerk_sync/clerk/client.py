@@ -1,25 +1,24 @@
 """The Clerk Backend API calls clerk-sync makes, with retries, deadlines and call accounting.
 
-One `ClerkClient` per process (`get_clerk_client()`), so its keep-alive connection survives between warm
-Lambda invocations. Every call takes a `deadline` (absolute, on the client's clock) or a `timeout_budget`
-(seconds from now) covering all its attempts and pages; without either it gets the configured default.
+One `ClerkClient` per process (built in `clerk_sync.wiring`), so its keep-alive connection survives between warm
+Lambda invocations; each sync works through a `metered()` view of it that counts what that sync spent. Every
+call takes a `deadline` (absolute, on the client's clock) or a `timeout_budget` (seconds from now) covering all
+its attempts and pages; without either it gets the configured default.
 
 Lists page with `limit` (500, Clerk's maximum) and `offset`, and stop on a short page or when the offset
 reaches `total_count`, so M items cost ceil(M/500) requests and an empty list one. Instance-wide lists
 (users, organizations, all memberships) return one `Page` per call, so a resumable job can checkpoint the
-offset, or are walked lazily by `iter_*`; a user's or an organization's memberships are bounded and come
+offset; a user's or an organization's memberships are bounded and come
 back whole as a `Listing` that also reports `total_count` and the requests spent.
 """
 
 from __future__ import annotations
 
+import copy
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Final, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -45,10 +44,11 @@ from clerk_sync.clerk.retry import (
     parse_retry_after,
     resolve_deadline,
 )
-from clerk_sync.clerk.settings import DEFAULT_API_URL, ClerkSettings, clerk_settings
+from clerk_sync.clerk.settings import ClerkSettings
 from clerk_sync.models import Membership, Organization, User
 from clerk_sync.observability import child_logger
 from clerk_sync.observability import metrics as default_metrics
+from clerk_sync.vocabulary import CLERK_API_URL
 
 MAX_PAGE_SIZE: Final = 500
 
@@ -66,14 +66,21 @@ class MetricsSink(Protocol):
     def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ClientStats:
-    """What a client has spent since it was built: requests (retries included), 429s, retries, backoff."""
+    """Requests (retries included), 429s, retries and backoff spent: by a client since it was built, or by one
+    metered view of it (`ClerkClient.metered`), i.e. one sync's cost against Clerk's rate limit."""
 
     requests: int = 0
     rate_limited: int = 0
     retries: int = 0
     backoff_seconds: float = 0.0
+
+    def add(self, *, requests: int = 0, rate_limited: int = 0, retries: int = 0, backoff_seconds: float = 0.0) -> None:
+        self.requests += requests
+        self.rate_limited += rate_limited
+        self.retries += retries
+        self.backoff_seconds += backoff_seconds
 
 
 @dataclass(frozen=True)
@@ -111,24 +118,6 @@ class Listing(Generic[T]):
         return len(self.items)
 
 
-class _Tally:
-    """Requests made on behalf of one public call (a Listing's `calls`)."""
-
-    __slots__ = ("requests",)
-
-    def __init__(self) -> None:
-        self.requests = 0
-
-
-class CallCounter:
-    """Requests this thread made while `ClerkClient.counting()` was open (retries included)."""
-
-    __slots__ = ("requests",)
-
-    def __init__(self) -> None:
-        self.requests = 0
-
-
 class ClerkClient:
     """Clerk Backend API client: typed results, typed errors, retries within a deadline, stats."""
 
@@ -136,7 +125,7 @@ class ClerkClient:
         self,
         secret_key: str,
         *,
-        base_url: str = DEFAULT_API_URL,
+        base_url: str = CLERK_API_URL,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         connect_timeout: float = 2.0,
@@ -180,13 +169,10 @@ class ClerkClient:
         self._rng = rng or random.Random()  # noqa: S311
         self._metrics: MetricsSink = default_metrics if metrics is None else metrics
         self._on_unauthorized = on_unauthorized
-        self._lock = threading.Lock()
-        # Per-thread counters: the local stack shares one client between the gateway's and the poller's threads.
-        self._counters = threading.local()
-        self._requests = 0
-        self._rate_limited = 0
-        self._retries = 0
-        self._backoff_seconds = 0.0
+        # What the client spent since it was built, shared with its metered views; `spent` is this view's own.
+        self._totals = ClientStats()
+        self.spent = self._totals
+        self._meters: tuple[ClientStats, ...] = (self._totals,)
 
     @classmethod
     def from_settings(cls, settings: ClerkSettings, **overrides: Any) -> ClerkClient:
@@ -222,20 +208,19 @@ class ClerkClient:
 
     @property
     def stats(self) -> ClientStats:
-        """A snapshot of the requests, 429s, retries and backoff time spent so far."""
-        with self._lock:
-            return ClientStats(self._requests, self._rate_limited, self._retries, self._backoff_seconds)
+        """A snapshot of what the client spent so far (all its views): requests, 429s, retries, backoff time."""
+        return copy.copy(self._totals)
 
-    @contextmanager
-    def counting(self) -> Iterator[CallCounter]:
-        """Counts the requests this thread makes inside the block: what one sync cost against the rate limit."""
-        counter = CallCounter()
-        stack: list[CallCounter] = getattr(self._counters, "stack", [])
-        self._counters.stack = [*stack, counter]
-        try:
-            yield counter
-        finally:
-            self._counters.stack = stack
+    def metered(self) -> ClerkClient:
+        """A view of this client for one sync: same connection pool, settings and totals, and its own `spent`.
+
+        One view per sync, so concurrent syncs (the local stack's threads) each count only their own requests.
+        """
+        view = copy.copy(self)
+        view._owns_http = False  # closing a view must not close the shared pool
+        view.spent = ClientStats()
+        view._meters = (*self._meters, view.spent)  # a view of a view counts in both
+        return view
 
     # --- single resources -------------------------------------------------------------------------
 
@@ -294,21 +279,6 @@ class ClerkClient:
             raise ClerkResponseError("expected a JSON array of users", operation=operation)
         return Page(_parse_models(operation, User, payload), limit=limit, offset=offset)
 
-    def iter_users(self, *, timeout_budget: float | None = None) -> Iterator[User]:
-        """Every user, newest first, walked with the `starting_after` cursor; the budget is per page."""
-        cursor: str | None = None
-        previous: set[str] = set()
-        while True:
-            page = self.list_users(starting_after=cursor, timeout_budget=timeout_budget)
-            ids = {user.id for user in page.items}
-            if previous & ids:
-                # A server that ignores the cursor would hand back the same page forever.
-                raise ClerkResponseError("user pagination did not advance past the cursor", operation="GetUserList")
-            yield from page.items
-            if len(page.items) < page.limit:
-                return
-            cursor, previous = page.items[-1].id, ids
-
     def list_organizations(
         self,
         *,
@@ -326,10 +296,6 @@ class ClerkClient:
             offset=offset,
             deadline=self._deadline(deadline, timeout_budget),
         )
-
-    def iter_organizations(self, *, timeout_budget: float | None = None) -> Iterator[Organization]:
-        """Every organization, page by page; the budget is per page."""
-        return self._walk(lambda offset: self.list_organizations(offset=offset, timeout_budget=timeout_budget))
 
     def list_all_memberships(
         self,
@@ -349,30 +315,7 @@ class ClerkClient:
             deadline=self._deadline(deadline, timeout_budget),
         )
 
-    def iter_all_memberships(self, *, timeout_budget: float | None = None) -> Iterator[Membership]:
-        """Every membership in the instance, page by page; the budget is per page."""
-        return self._walk(lambda offset: self.list_all_memberships(offset=offset, timeout_budget=timeout_budget))
-
     # --- one user's or one organization's memberships: bounded, returned whole --------------------
-
-    def list_user_memberships_page(
-        self,
-        user_id: str,
-        *,
-        limit: int = MAX_PAGE_SIZE,
-        offset: int = 0,
-        deadline: float | None = None,
-        timeout_budget: float | None = None,
-    ) -> Page[Membership]:
-        """One page of `GET /users/{user_id}/organization_memberships`, organizations embedded."""
-        return self._data_page(
-            "UsersGetOrganizationMemberships",
-            f"/users/{_segment(user_id)}/organization_memberships",
-            Membership,
-            limit=limit,
-            offset=offset,
-            deadline=self._deadline(deadline, timeout_budget),
-        )
 
     def list_user_memberships(
         self, user_id: str, *, deadline: float | None = None, timeout_budget: float | None = None
@@ -435,11 +378,10 @@ class ClerkClient:
         limit: int,
         offset: int,
         deadline: float,
-        tally: _Tally | None = None,
     ) -> Page[M]:
         """One `{data, total_count}` page."""
         params = {"limit": _limit(limit), "offset": _offset(offset)}
-        payload = _json(operation, self._get(operation, path, params, deadline, tally))
+        payload = _json(operation, self._get(operation, path, params, deadline))
         data = payload.get("data") if isinstance(payload, dict) else None
         total = payload.get("total_count") if isinstance(payload, dict) else None
         if not isinstance(data, list) or not isinstance(total, int):
@@ -448,30 +390,20 @@ class ClerkClient:
 
     def _collect(self, operation: str, path: str, deadline: float) -> Listing[Membership]:
         """Every page of a membership list under one deadline, de-duplicated by id."""
-        tally = _Tally()
+        view = self.metered()
         # Offsets shift if memberships change mid-walk; an item seen twice is kept once.
         by_id: dict[str, Membership] = {}
         offset: int | None = 0
         pages = 0
         total = 0
         while offset is not None:
-            page = self._data_page(
-                operation, path, Membership, limit=MAX_PAGE_SIZE, offset=offset, deadline=deadline, tally=tally
-            )
+            page = view._data_page(operation, path, Membership, limit=MAX_PAGE_SIZE, offset=offset, deadline=deadline)
             pages += 1
             total = page.total_count or 0
             for membership in page.items:
                 by_id.setdefault(membership.id, membership)
             offset = page.next_offset
-        return Listing(list(by_id.values()), total_count=total, pages=pages, calls=tally.requests)
-
-    @staticmethod
-    def _walk(fetch: Callable[[int], Page[T]]) -> Iterator[T]:
-        offset: int | None = 0
-        while offset is not None:
-            page = fetch(offset)
-            yield from page.items
-            offset = page.next_offset
+        return Listing(list(by_id.values()), total_count=total, pages=pages, calls=view.spent.requests)
 
     # --- one request, retried ----------------------------------------------------------------------
 
@@ -486,7 +418,6 @@ class ClerkClient:
         path: str,
         params: Params | None,
         deadline: float,
-        tally: _Tally | None = None,
     ) -> httpx.Response:
         """A 2xx response to `GET {api}{path}`, retrying 429/5xx/transport errors within policy and deadline."""
         url = self._api + path
@@ -505,10 +436,6 @@ class ClerkClient:
                 )
             attempts += 1
             self._count(requests=1)
-            if tally is not None:
-                tally.requests += 1
-            for counter in getattr(self._counters, "stack", ()):
-                counter.requests += 1
             retry_after: float | None = None
             try:
                 response = self._http.get(url, params=params, headers=self._headers, timeout=self._timeout(remaining))
@@ -593,11 +520,8 @@ class ClerkClient:
     def _count(
         self, *, requests: int = 0, rate_limited: int = 0, retries: int = 0, backoff_seconds: float = 0.0
     ) -> None:
-        with self._lock:
-            self._requests += requests
-            self._rate_limited += rate_limited
-            self._retries += retries
-            self._backoff_seconds += backoff_seconds
+        for stats in self._meters:
+            stats.add(requests=requests, rate_limited=rate_limited, retries=retries, backoff_seconds=backoff_seconds)
 
 
 def _segment(value: str) -> str:
@@ -659,16 +583,3 @@ def _shape_error(operation: str, model: type[BaseModel], exc: ValidationError) -
         f"response does not fit {model.__name__} ({exc.error_count()} errors at {', '.join(fields[:5])})",
         operation=operation,
     )
-
-
-@lru_cache(maxsize=1)
-def get_clerk_client() -> ClerkClient:
-    """The process-wide client, built on first use so its connection is reused by warm invocations."""
-    return ClerkClient.from_settings(clerk_settings(), on_unauthorized=_forget_cached_client)
-
-
-def _forget_cached_client() -> None:
-    """After a 401/403, build the next client from freshly read settings: the key may have been rotated."""
-    # Not closed: the caller holding it may still be mid-call; its pool goes with it.
-    get_clerk_client.cache_clear()
-    clerk_settings.cache_clear()

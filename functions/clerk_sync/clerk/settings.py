@@ -1,4 +1,4 @@
-"""Settings for the Clerk Backend API client, read once per cold start.
+"""Settings for the Clerk Backend API client (read once per cold start by `clerk_sync.wiring`).
 
 `CLERK_SECRET_KEY` comes from the environment locally, or from the JSON secret at `CLERK_SECRETS_ARN` on AWS
 (same key name), through `clerk_sync.settings.load_secrets` and its Powertools cache.
@@ -6,16 +6,12 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Final
-
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from clerk_sync.clerk.retry import RetryPolicy
 from clerk_sync.settings import SecretSettings, load_secrets
-
-DEFAULT_API_URL: Final = "https://api.clerk.com"
+from clerk_sync.vocabulary import CLERK_API_URL
 
 
 class ClerkSettings(BaseSettings):
@@ -26,7 +22,7 @@ class ClerkSettings(BaseSettings):
 
     clerk_secret_key: SecretStr
     # Without /v1: the client adds the version, as Clerk's own SDKs do with CLERK_API_URL.
-    clerk_api_url: str = DEFAULT_API_URL
+    clerk_api_url: str = CLERK_API_URL
     clerk_connect_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     clerk_read_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     # The whole-call budget (retries and backoff included) when a caller passes no deadline of its own.
@@ -67,8 +63,7 @@ class ClerkSettings(BaseSettings):
         )
 
 
-@lru_cache(maxsize=1)
-def clerk_settings() -> ClerkSettings:
+def load_clerk_settings() -> ClerkSettings:
     """The client's settings; the secret key from `CLERK_SECRETS_ARN` when set, else from the environment."""
     secret_key = load_secrets(SecretSettings()).get("CLERK_SECRET_KEY")
     if secret_key:

@@ -12,11 +12,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from clerk_sync.api.authorization import authorize
-from clerk_sync.api.settings import access_settings
-from clerk_sync.auth.tokens import get_session_verifier
 from clerk_sync.observability import count, log_metrics, logger, metrics
-from clerk_sync.settings import sync_settings
-from clerk_sync.wiring import sync_service
+from clerk_sync.wiring import access_settings, session_verifier, sync_service, sync_settings
 
 
 @log_metrics
@@ -26,7 +23,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     decision = authorize(
         event.get("headers"),
         event.get("cookies"),
-        verifier=get_session_verifier,
+        verifier=session_verifier,
         service=sync_service,
         access=access_settings(),
         login_budget_seconds=sync_settings().login_sync_budget_seconds,
@@ -40,6 +37,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("caller denied", extra=fields)
     else:
         logger.info("caller authorized", extra={**fields, "login_source": caller.loginSource})
-    if login is not None and login.source in ("stale", "provisional"):
-        count("LoginFallback", Tier=login.source)
+    if login is not None and login.fallback is not None:
+        count("LoginFallback", Tier=login.fallback.value)
     return APIGatewayAuthorizerResponseV2(authorize=decision.allowed, context=decision.caller.context()).asdict()

@@ -1,4 +1,4 @@
-"""/api/sync/* (API Gateway HTTP API, payload v2, behind the session authorizer): the routes in api/routes.py."""
+"""/api/sync/* (API Gateway HTTP API, payload v2, behind the session authorizer): the routes in api/sync_routes.py."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from clerk_sync.api.routes import app
+from clerk_sync.api.sync_routes import app
 from clerk_sync.observability import log_metrics, logger, metrics
 
 

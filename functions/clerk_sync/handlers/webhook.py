@@ -12,7 +12,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from clerk_sync.intake import IntakeResult
 from clerk_sync.observability import count, log_metrics, logger, metrics
-from clerk_sync.wiring import refresh_webhook_secrets, webhook_intake
+from clerk_sync.vocabulary import error_body
+from clerk_sync.wiring import receive_webhook
 
 
 def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -47,10 +48,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         body = base64.b64decode(raw, validate=True) if event.get("isBase64Encoded") else raw.encode()
     except (binascii.Error, ValueError):
         count("WebhookRejected", Reason="malformed_body")
-        return _response(400, {"error": {"code": "malformed_body", "message": "body is not valid base64"}})
-    headers = event.get("headers") or {}
-    result = webhook_intake().receive(body, headers)
-    if result.reason == "invalid_signature" and refresh_webhook_secrets():
-        result = webhook_intake().receive(body, headers)  # the secret may have been rotated
+        return _response(400, error_body("malformed_body", "body is not valid base64"))
+    result = receive_webhook(body, event.get("headers") or {})
     _record(result)
     return _response(result.status, result.body)

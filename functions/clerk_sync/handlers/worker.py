@@ -15,13 +15,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from clerk_sync.aws import dynamodb_meter
 from clerk_sync.clerk.errors import ClerkError
 from clerk_sync.messages import QueuedEvent, QueuedSync, decode_message
 from clerk_sync.models import Envelope
 from clerk_sync.observability import count, log_metrics, logger, metrics
-from clerk_sync.resources import EVENT_QUEUE
-from clerk_sync.wiring import sync_service
+from clerk_sync.sync.queued import Delivery
+from clerk_sync.wiring import dynamodb_meter, sync_service
 
 # Report every failed record, even when all failed, instead of raising: SQS handles both the same, and
 # the function does not count an error for a batch of poison records.
@@ -59,7 +58,7 @@ def _apply_event(message: QueuedEvent, envelope: Envelope, record: SQSRecord, st
     elapsed_ms = (time.perf_counter() - started) * 1000
     count("EventProcessed", EventType=envelope.type, Outcome=result.outcome.value)
     metrics.add_metric("ProcessingTime", MetricUnit.Milliseconds, elapsed_ms)
-    metrics.add_metric("DynamoDBLatency", MetricUnit.Milliseconds, dynamodb_meter.total_ms)
+    metrics.add_metric("DynamoDBLatency", MetricUnit.Milliseconds, dynamodb_meter().total_ms)
     if envelope.timestamp:
         metrics.add_metric("EventLag", MetricUnit.Milliseconds, max(0, _now_ms() - envelope.timestamp))
     logger.info(
@@ -68,24 +67,10 @@ def _apply_event(message: QueuedEvent, envelope: Envelope, record: SQSRecord, st
             "outcome": result.outcome.value,
             "entity_id": result.entity_id,
             "cascaded": result.cascaded,
-            "dynamodb_requests": dynamodb_meter.requests,
+            "dynamodb_requests": dynamodb_meter().requests,
             "duration_ms": round(elapsed_ms, 1),
         },
     )
-
-
-# Left for the batch's other records and for answering SQS when a sync waits out Clerk's rate limit.
-_SYNC_TIME_RESERVE_SECONDS = 3.0
-# Clerk's rate window is 10 s; a sync may wait it out once (Retry-After) within this much of the invocation.
-_SYNC_BUDGET_SECONDS = 20.0
-
-
-def _sync_budget(lambda_context: LambdaContext | None) -> float:
-    """Seconds a queued sync may spend on Clerk: never past the invocation's end, at most one rate window and more."""
-    if lambda_context is None:
-        return _SYNC_BUDGET_SECONDS
-    remaining = lambda_context.get_remaining_time_in_millis() / 1000 - _SYNC_TIME_RESERVE_SECONDS
-    return max(0.5, min(_SYNC_BUDGET_SECONDS, remaining))
 
 
 def _run_sync(request: QueuedSync, record: SQSRecord, started: float, lambda_context: LambdaContext | None) -> None:
@@ -93,21 +78,19 @@ def _run_sync(request: QueuedSync, record: SQSRecord, started: float, lambda_con
     logger.append_keys(
         sync_target=request.target.value, user_id=request.user_id, org_id=request.org_id, job_id=request.job_id
     )
-    service = sync_service()
+    remaining_ms = lambda_context.get_remaining_time_in_millis() if lambda_context is not None else None
+    delivery = Delivery(int(record.attributes.approximate_receive_count or 1), remaining_ms)
     try:
-        report = service.run_queued(request, budget_seconds=_sync_budget(lambda_context))
+        report = sync_service().run_queued(request, delivery)
     except Exception as error:
-        count("SyncFailed", Trigger=request.trigger)
-        last_delivery = int(record.attributes.approximate_receive_count or 1) >= EVENT_QUEUE.max_receive_count
-        if request.job_id and last_delivery:
-            service.fail_job(request.job_id, request.offset, f"{type(error).__name__}: {error}")
+        count("SyncFailed", Trigger=request.trigger.value)
         if isinstance(error, ClerkError):
             # Expected when Clerk is down or rate limiting: the queue retries it later.
             logger.warning("sync failed", extra={"error": str(error), "message_id": record.message_id})
         else:
             logger.exception("sync failed", extra={"message_id": record.message_id})
         raise
-    count("SyncCompleted", Trigger=request.trigger)
+    count("SyncCompleted", Trigger=request.trigger.value)
     logger.info(
         "sync processed",
         extra={
@@ -121,7 +104,7 @@ def _run_sync(request: QueuedSync, record: SQSRecord, started: float, lambda_con
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     started = time.perf_counter()
-    dynamodb_meter.reset()
+    dynamodb_meter().reset()
     logger.remove_keys(_RECORD_KEYS)
     try:
         message = decode_message(record.body)

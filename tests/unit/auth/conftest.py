@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from clerk_sync.auth import settings as settings_module
-from clerk_sync.auth import tokens as tokens_module
+from clerk_sync import wiring
 from clerk_sync.auth.jwks import JwksKeySource, PemKeySource
 from clerk_sync.auth.tokens import SessionVerifier
 from clerk_sync_local.emulator.tokens import TokenSigner, session_claims
@@ -35,11 +34,9 @@ def clean_auth_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No developer variable leaks in, and no cached settings or verifier leak between tests."""
     for name in AUTH_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    settings_module.auth_settings.cache_clear()
-    tokens_module.get_session_verifier.cache_clear()
+    wiring.reset()
     yield
-    settings_module.auth_settings.cache_clear()
-    tokens_module.get_session_verifier.cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture(scope="session")

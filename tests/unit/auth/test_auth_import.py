@@ -25,9 +25,10 @@ watched = {watched!r}
 loaded = lambda: sorted(name for name in watched if name in sys.modules)
 import clerk_sync.auth
 after_package = loaded()
-from clerk_sync.auth.tokens import SessionVerifier, get_session_verifier
+from clerk_sync.auth.tokens import SessionVerifier
+from clerk_sync.wiring import session_verifier
 after_tokens = loaded()
-verifier = get_session_verifier()
+verifier = session_verifier()
 user_id = verifier.verify(os.environ["PROBE_TOKEN"]).user_id if os.environ.get("PROBE_TOKEN") else None
 print(json.dumps({{"package": after_package, "tokens": after_tokens, "ready": loaded(), "user_id": user_id}}))
 """

@@ -9,8 +9,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
-from clerk_sync.auth import AuthSettings, JwksKeySource, PemKeySource, SessionVerifier, auth_settings
-from clerk_sync.auth.tokens import get_session_verifier
+from clerk_sync.auth import AuthSettings, JwksKeySource, PemKeySource, SessionVerifier
+from clerk_sync.wiring import auth_settings
+from clerk_sync.wiring import session_verifier as get_session_verifier
 from clerk_sync_local.emulator.tokens import TokenSigner
 
 from .conftest import ISSUER, PARTY, USER_ID, claims

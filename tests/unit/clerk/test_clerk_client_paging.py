@@ -65,18 +65,6 @@ def test_list_user_memberships_with_shifting_offsets_keeps_each_membership_once(
     assert listing.calls == 2
 
 
-def test_list_user_memberships_page_one_request_reports_next_offset(clerk: FakeClerk, make_client: MakeClient) -> None:
-    clerk.add_memberships("user_a", 12)
-    client = make_client()
-
-    first = client.list_user_memberships_page("user_a", limit=5)
-    last = client.list_user_memberships_page("user_a", limit=5, offset=10)
-
-    assert (len(first.items), first.total_count, first.next_offset) == (5, 12, 5)
-    assert (len(last.items), last.next_offset) == (2, None)
-    assert len(clerk.seen) == 2
-
-
 def test_list_organization_memberships_pages_through_all(clerk: FakeClerk, make_client: MakeClient) -> None:
     for index in range(750):
         clerk.memberships.append(clerk.membership_json("org_big", f"user_{index:04d}"))
@@ -101,18 +89,6 @@ def test_list_all_memberships_one_page_per_call_for_checkpointing(clerk: FakeCle
     assert (len(rest.items), rest.next_offset) == (1, None)
 
 
-def test_iter_all_memberships_by_total_count_stops_without_an_empty_page(
-    clerk: FakeClerk, make_client: MakeClient
-) -> None:
-    for index in range(1000):
-        clerk.memberships.append(clerk.membership_json(f"org_{index % 9}", f"user_{index:04d}"))
-
-    items = list(make_client().iter_all_memberships())
-
-    assert len(items) == 1000
-    assert len(clerk.seen) == 2
-
-
 def test_list_users_bare_array_page_has_no_total_count(clerk: FakeClerk, make_client: MakeClient) -> None:
     for index in range(3):
         clerk.add_user(f"user_{index}")
@@ -123,39 +99,6 @@ def test_list_users_bare_array_page_has_no_total_count(clerk: FakeClerk, make_cl
     assert page.total_count is None
     assert page.next_offset == 3  # a full page: there may be more
     assert clerk.seen[0].params == {"limit": "2", "offset": "1"}
-
-
-def test_iter_users_walks_with_starting_after_cursor(clerk: FakeClerk, make_client: MakeClient) -> None:
-    for index in range(1001):
-        clerk.add_user(f"user_{index:04d}")
-
-    users = list(make_client().iter_users())
-
-    assert len(users) == 1001
-    assert [r.params.get("starting_after") for r in clerk.seen] == [None, "user_0499", "user_0999"]
-    assert {r.params["offset"] for r in clerk.seen} == {"0"}
-
-
-def test_iter_users_server_ignoring_cursor_raises_instead_of_looping(clerk: FakeClerk, make_client: MakeClient) -> None:
-    for index in range(500):
-        clerk.add_user(f"user_{index:04d}")
-    same_page = httpx.Response(200, json=list(clerk.users.values()))
-    clerk.fail_next(same_page, same_page, same_page)
-
-    with pytest.raises(ClerkResponseError, match="did not advance"):
-        list(make_client().iter_users())
-
-    assert len(clerk.seen) == 2
-
-
-def test_iter_organizations_pages_through_total_count(clerk: FakeClerk, make_client: MakeClient) -> None:
-    clerk.add_memberships("user_a", 501)
-
-    orgs = list(make_client().iter_organizations())
-
-    assert len(orgs) == 501
-    assert all(isinstance(org, Organization) for org in orgs)
-    assert len(clerk.seen) == 2
 
 
 def test_count_users_reads_total_count(clerk: FakeClerk, make_client: MakeClient) -> None:

@@ -20,8 +20,8 @@ import json, sys
 loaded = lambda: {name: name in sys.modules for name in ("boto3", "httpx", "pydantic_settings")}
 import clerk_sync.clerk
 after_package = loaded()
-from clerk_sync.clerk import get_clerk_client
-get_clerk_client()
+from clerk_sync.wiring import clerk_client
+clerk_client()
 print(json.dumps({"package": after_package, "client": loaded()}))
 """
 

@@ -1,4 +1,4 @@
-"""ClerkSettings from the environment or Secrets Manager, and the process-wide client getter."""
+"""ClerkSettings from the environment or Secrets Manager, and the process-wide client getter (wiring)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from clerk_sync.clerk import ClerkClient, RetryPolicy, get_clerk_client
-from clerk_sync.clerk import client as client_module
+from clerk_sync import wiring
+from clerk_sync.clerk import ClerkClient, RetryPolicy
 from clerk_sync.clerk import settings as settings_module
-from clerk_sync.clerk.settings import ClerkSettings, clerk_settings
+from clerk_sync.clerk.settings import ClerkSettings
 from clerk_sync.settings import SecretSettings
+from clerk_sync.wiring import clerk_client as get_clerk_client
+from clerk_sync.wiring import clerk_settings
 
 ENV_KEY = "sk_test_fromENVIRONMENT123"
 
@@ -31,11 +33,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "CLERK_BACKOFF_CAP_SECONDS",
     ]:
         monkeypatch.delenv(name, raising=False)
-    clerk_settings.cache_clear()
-    get_clerk_client.cache_clear()
+    wiring.reset()
     yield
-    clerk_settings.cache_clear()
-    get_clerk_client.cache_clear()
+    wiring.reset()
 
 
 def test_clerk_settings_with_only_secret_key_uses_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,7 +137,7 @@ def test_get_clerk_client_after_unauthorized_builds_fresh_client(monkeypatch: py
     first = get_clerk_client()
     monkeypatch.setenv("CLERK_SECRET_KEY", "sk_test_rotatedKEY")
 
-    client_module._forget_cached_client()  # what a 401/403 triggers through on_unauthorized
+    wiring.forget_clerk_client()  # what a 401/403 triggers through on_unauthorized
     second = get_clerk_client()
 
     assert second is not first

@@ -12,7 +12,7 @@ import pytest
 
 from clerk_sync_local.gateway import Gateway
 from clerk_sync_local.gateway_invoke import FunctionInvoker
-from infra.routes import HANDLERS
+from infra.endpoints import HANDLERS
 from tests.unit.local.conftest import AsgiClient, FakeClock, FakeFunctions, sleep_then
 
 Client = Callable[..., AsgiClient]

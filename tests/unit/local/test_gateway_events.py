@@ -20,7 +20,7 @@ from clerk_sync_local.gateway_events import (
     read_simple_authorizer_response,
 )
 from clerk_sync_local.gateway_routes import RouteTable
-from infra.routes import ROUTES
+from infra.endpoints import ROUTES
 
 STAMP = RequestStamp(request_id="req-1", epoch_ms=1_583_348_638_390)
 

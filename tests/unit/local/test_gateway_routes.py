@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clerk_sync_local.gateway_routes import RouteTable
-from infra.routes import ROUTES, Route
+from infra.endpoints import ROUTES, Route
 
 table = RouteTable(ROUTES)
 

@@ -6,7 +6,7 @@ import shlex
 
 from clerk_sync_local.stack import LocalStack
 from clerk_sync_local.stack_banner import curl_commands
-from infra.routes import ROUTES, WEBHOOK_PATH
+from infra.endpoints import ROUTES, WEBHOOK_PATH
 from tests.unit.local.conftest import ready_info
 
 

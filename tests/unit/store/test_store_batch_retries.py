@@ -15,7 +15,8 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.stub import ANY, Stubber
 
 from clerk_sync import keys
-from clerk_sync.store import UNPROCESSED_ATTEMPTS, StoreError, SyncStore, unprocessed_backoff
+from clerk_sync.store import StoreError, SyncStore, Table
+from clerk_sync.store.table import UNPROCESSED_ATTEMPTS, unprocessed_backoff
 
 TABLE = "clerk-sync-unit"
 USER = "user_gone"
@@ -41,7 +42,7 @@ def stubbed() -> Iterator[tuple[SyncStore, Stubber, Recorder]]:
     client = boto3.client("dynamodb", region_name="us-east-1")
     sleep = Recorder()
     with Stubber(client) as stubber:
-        yield SyncStore(client, TABLE, sleep=sleep), stubber, sleep
+        yield SyncStore(Table(client, TABLE, sleep=sleep)), stubber, sleep
         stubber.assert_no_pending_responses()
 
 

@@ -30,13 +30,13 @@ from clerk_sync.api.schemas import (
     MembersSyncResult,
     SyncStatus,
 )
-from clerk_sync.api.settings import access_settings
 from clerk_sync.items import from_dynamo_value
-from clerk_sync.jobs import Job, job_from_item
+from clerk_sync.jobs import Job
 from clerk_sync.observability import count, logger
-from clerk_sync.reports import SyncReport, SyncTrigger
-from clerk_sync.service import SyncService
-from clerk_sync.wiring import sync_service
+from clerk_sync.reports import SyncReport
+from clerk_sync.sync.service import SyncService
+from clerk_sync.vocabulary import SyncSource
+from clerk_sync.wiring import access_settings, sync_service
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 
@@ -80,7 +80,7 @@ def _deadline(service: SyncService) -> float:
 
 
 def _counted(report: SyncReport) -> SyncReport:
-    count("SyncCompleted", Trigger=SyncTrigger.API.value)
+    count("SyncCompleted", Trigger=SyncSource.API.value)
     logger.info(
         "sync done", extra={"summary": report.summary, "clerk_calls": report.clerk_calls, "found": report.found}
     )
@@ -158,7 +158,7 @@ def sync_any_user(clerkUserId: Annotated[str, Path(pattern=USER_ID_PATTERN)]) ->
 )
 def sync_organization(clerkOrgId: Annotated[str, Path(pattern=ORG_ID_PATTERN)]) -> SyncReport:  # noqa: N803
     service = _service()
-    permissions.require_member(caller(), clerkOrgId, service.store)
+    permissions.require_member(caller(), clerkOrgId, service)
     return _found(service.sync_organization(clerkOrgId, deadline=_deadline(service)), "organization")
 
 
@@ -172,7 +172,7 @@ def sync_organization_members(
 ) -> Response[MembersSyncResult]:
     service = _service()
     current = caller()
-    permissions.require_org_admin(current, clerkOrgId, service.store)
+    permissions.require_org_admin(current, clerkOrgId, service)
     result = service.start_members_sync(clerkOrgId, current.userId, deadline=_deadline(service))
     _found(result.report, "organization")
     status_url = f"/api/sync/jobs/{result.job.job_id}" if result.job else None
@@ -193,7 +193,7 @@ def sync_organization_members(
 )
 def sync_membership(request: MembershipSyncRequest) -> SyncReport:
     service = _service()
-    permissions.require_self_or_org_admin(caller(), request.clerkOrgId, request.clerkUserId, service.store)
+    permissions.require_self_or_org_admin(caller(), request.clerkOrgId, request.clerkUserId, service)
     report = service.sync_membership(request.clerkOrgId, request.clerkUserId, request.role, deadline=_deadline(service))
     return _counted(report)
 
@@ -213,12 +213,9 @@ def _view(item: dict[str, Any]) -> dict[str, Any]:
 )
 def sync_status() -> SyncStatus:
     service = _service()
-    store = service.store
     user_id = caller().userId
-    user = store.get_user(user_id)
-    memberships = store.user_memberships(user_id)
-    orgs = {str(o["org_id"]): o for o in store.get_many([keys.org_key(str(m["org_id"])) for m in memberships])}
-    jobs = [job_from_item(item) for item in store.user_jobs(user_id)]
+    found = service.caller_records(user_id)
+    user = found.user
     return SyncStatus(
         user_id=user_id,
         user=_view(user) if user else None,
@@ -231,11 +228,11 @@ def sync_status() -> SyncStatus:
                 stale=not service.is_fresh(m),
                 provisional=bool(m.get("provisional")),
                 membership=_view(m),
-                organization=_view(orgs[str(m["org_id"])]) if str(m["org_id"]) in orgs else None,
+                organization=_view(org) if (org := found.organizations.get(str(m["org_id"]))) else None,
             )
-            for m in sorted(memberships, key=lambda m: str(m["org_id"]))
+            for m in found.memberships
         ],
-        pending_jobs=[job for job in jobs if not job.done],
+        pending_jobs=[job for job in found.jobs if not job.done],
     )
 
 
@@ -251,7 +248,7 @@ def job_status(jobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)]) -> Job:  # n
     if job is None:
         raise ApiError(404, "not_found", "no such job")
     if job.requested_by != current.userId:
-        permissions.require_org_admin(current, job.org_id, service.store)
+        permissions.require_org_admin(current, job.org_id, service)
     return job
 
 
@@ -288,7 +285,7 @@ def _failed(error: Exception) -> Response[dict[str, Any]]:
     elif mapped.status >= 500:
         logger.warning("request failed", extra={"code": mapped.code, "error": type(error).__name__})
     if mapped.status >= 500 or mapped.status == 429:
-        count("SyncFailed", Trigger=SyncTrigger.API.value)
+        count("SyncFailed", Trigger=SyncSource.API.value)
     return _error_response(mapped)
 
 

@@ -1,0 +1,27 @@
+"""What a write of one record did: the outcome the store returns and the worker counts (`EventProcessed`).
+
+Expected outcomes (stale, duplicate, ...) are values, never exceptions; only failures of the table raise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from clerk_sync.vocabulary import Entity
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    STALE = "stale"  # a newer version (or a delete at the same version) is on record
+    DUPLICATE = "duplicate"  # the same version with the same content is on record
+    TOMBSTONED = "tombstoned"  # the user, organization, a parent or this membership id is deleted: never resurrected
+    NEEDS_REFETCH = "needs_refetch"  # the same version with different content: only Clerk can tell
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    outcome: Outcome
+    entity: Entity
+    entity_id: str
+    cascaded: int = 0  # memberships removed because their user or organization was deleted

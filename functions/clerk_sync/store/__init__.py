@@ -1,0 +1,21 @@
+"""The table behind clerk-sync: Clerk records (`SyncStore`), member-sync jobs (`JobStore`) and membership-sync
+claims (`MembershipSyncClaims`), all on one `Table`. They raise only the store's own errors (`store.errors`)."""
+
+from __future__ import annotations
+
+from clerk_sync.store.claims import MembershipSyncClaims
+from clerk_sync.store.errors import StoreConflictError, StoreError, StoreUnavailableError
+from clerk_sync.store.jobs import JobStore
+from clerk_sync.store.records import ParentCascade, SyncStore
+from clerk_sync.store.table import Table
+
+__all__ = [
+    "JobStore",
+    "MembershipSyncClaims",
+    "ParentCascade",
+    "StoreConflictError",
+    "StoreError",
+    "StoreUnavailableError",
+    "SyncStore",
+    "Table",
+]

@@ -1,0 +1,89 @@
+"""The conditions of every write to the table, each clause named so a write states its rule in words, and how
+a write whose condition failed is read from the old item DynamoDB hands back (docs/decisions/0003, 0004).
+
+Pure: no AWS. The repositories bind the placeholders (`:version`, `:false`, ...) with `table.placeholders`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clerk_sync.outcomes import Outcome
+
+IS_NEW = "attribute_not_exists(PK)"
+IS_OLDER = "version < :version"
+IS_SAME_VERSION = "version = :version"
+IS_NOT_NEWER = "version <= :version"
+IS_LIVE = "deleted = :false"
+IS_TOMBSTONE = "deleted = :true"
+# Users and organizations: a newer version of a live record; never over a tombstone (no resurrection).
+UPSERT_PROFILE = f"{IS_NEW} OR ({IS_LIVE} AND {IS_OLDER})"
+# Deleting: anything not already a tombstone.
+TOMBSTONE_PROFILE = f"{IS_NEW} OR {IS_LIVE}"
+# Memberships come back under a new membership id (an incarnation); within one incarnation its delete is
+# final and supersedes its updates, whatever versions Clerk put on them. Provisional records (version 0)
+# and sync-removal tombstones carry no membership id, so versions alone decide against them.
+IS_SAME_INCARNATION = "membership_id = :membership_id"
+# A tombstone of another (or no known) incarnation yields to anything newer: a re-add, or its later removal.
+OVER_OLDER_OTHER_TOMBSTONE = f"({IS_TOMBSTONE} AND {IS_OLDER} AND NOT {IS_SAME_INCARNATION})"
+# Event upsert: a newer version of a live record, or a newer incarnation over an older tombstone.
+UPSERT_MEMBERSHIP = f"{IS_NEW} OR ({IS_LIVE} AND {IS_OLDER}) OR {OVER_OLDER_OTHER_TOMBSTONE}"
+# Delete: its own incarnation at any version; another live incarnation only if not newer (a tie goes to
+# the delete); another incarnation's older tombstone. Never over its own tombstone (a repeat).
+DELETE_MEMBERSHIP = (
+    f"{IS_NEW} OR ({IS_LIVE} AND ({IS_SAME_INCARNATION} OR {IS_NOT_NEWER})) OR {OVER_OLDER_OTHER_TOMBSTONE}"
+)
+# Parents of a membership must not be tombstones (cascade holds for late membership events too).
+PARENT_NOT_DELETED = f"{IS_NEW} OR {IS_LIVE}"
+# needs_refetch is recorded only on the version that was compared.
+STILL_SAME_VERSION = f"attribute_exists(PK) AND {IS_SAME_VERSION}"
+# Data just read from Clerk's API is Clerk's current state: at an equal version it replaces what we hold
+# (this is how a needs_refetch tie is settled), and it refreshes synced_at even when nothing changed.
+REFRESH_PROFILE = f"{IS_NEW} OR ({IS_LIVE} AND {IS_NOT_NEWER})"
+# A listing read before a delete must not bring that incarnation back; a same-version delete of another
+# incarnation still beats it.
+REFRESH_MEMBERSHIP = f"{IS_NEW} OR ({IS_LIVE} AND {IS_NOT_NEWER}) OR {OVER_OLDER_OTHER_TOMBSTONE}"
+# A sync removes a membership Clerk no longer lists only if nothing newer than the listing wrote it.
+REMOVE_UNLISTED = f"{IS_LIVE} AND {IS_OLDER} AND synced_at < :listed_at"
+# Membership sync requests are coalesced per user: `missing` asks once until a sync completes (or the
+# request is old enough to have been lost), `always` at most once per window.
+SYNC_NEVER_DONE = "attribute_not_exists(synced_at) AND (attribute_not_exists(requested_at) OR requested_at < :cutoff)"
+SYNC_NOT_REQUESTED_SINCE = "attribute_not_exists(requested_at) OR requested_at < :cutoff"
+# A job's progress is saved only over the checkpoint it started from: a redelivered page loses the race.
+JOB_AT_CHECKPOINT = "next_offset = :expected"
+
+
+def classify(old: dict[str, Any] | None, item: dict[str, Any], *, profile: bool) -> Outcome:
+    """Why a conditional write failed, read from the old item DynamoDB returned."""
+    if old is None:
+        # Condition failed but no item came back: only a racing delete of the item explains it.
+        return Outcome.STALE
+    if profile and old.get("deleted"):
+        return Outcome.TOMBSTONED
+    if not profile and old.get("deleted") and same_incarnation(old, item):
+        # This membership id was deleted: a late create or update of it is refused whatever its version
+        # (reported like any record deleted on our side), and a second delete of it is a repeat.
+        return Outcome.DUPLICATE if item["deleted"] else Outcome.TOMBSTONED
+    if int(old.get("version", 0)) > item["version"]:
+        return Outcome.STALE
+    if old.get("deleted"):
+        # Same version: a delete outranks a live write of that version; a second delete is a repeat.
+        return Outcome.DUPLICATE if item["deleted"] else Outcome.STALE
+    if old.get("content_hash") == item["content_hash"]:
+        return Outcome.DUPLICATE
+    return Outcome.NEEDS_REFETCH
+
+
+def same_incarnation(old: dict[str, Any], item: dict[str, Any]) -> bool:
+    """Both carry the same Clerk membership id (provisional and sync-removal items carry none)."""
+    membership_id = item.get("membership_id")
+    return membership_id is not None and old.get("membership_id") == membership_id
+
+
+def classify_refresh(old: dict[str, Any] | None, item: dict[str, Any]) -> Outcome:
+    """What a write of fetched data that went through changed, from the old item it replaced."""
+    if old is None or old.get("provisional") or old.get("deleted"):
+        return Outcome.APPLIED
+    if int(old.get("version", 0)) == item["version"] and old.get("content_hash") == item["content_hash"]:
+        return Outcome.DUPLICATE  # unchanged; only synced_at moved
+    return Outcome.APPLIED

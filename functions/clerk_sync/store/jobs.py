@@ -1,0 +1,37 @@
+"""Member-sync jobs in the table: created once, read, and saved only over the checkpoint they started from."""
+
+from __future__ import annotations
+
+from clerk_sync import keys
+from clerk_sync.jobs import Job, job_from_item, job_item
+from clerk_sync.store import conditions as when
+from clerk_sync.store.errors import StoreConflictError
+from clerk_sync.store.table import Table, placeholders
+
+
+class JobStore:
+    """The `JOB#<id>` items, listed per requester through GSI1."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def create(self, job: Job) -> None:
+        if not self._table.put(job_item(job), when.IS_NEW, {}).applied:
+            raise StoreConflictError(f"job {job.job_id} already exists")
+
+    def get(self, job_id: str) -> Job | None:
+        item = self._table.get(keys.job_key(job_id))
+        return job_from_item(item) if item else None
+
+    def save(self, job: Job, *, expected_offset: int) -> bool:
+        """Stores the job's new progress if its checkpoint is still `expected_offset`; False if another got there."""
+        return self._table.put(job_item(job), when.JOB_AT_CHECKPOINT, placeholders(expected=expected_offset)).applied
+
+    def started_by(self, user_id: str) -> list[Job]:
+        """The jobs the user started (GSI1, eventually consistent)."""
+        found = self._table.query(
+            IndexName=keys.GSI1_NAME,
+            KeyConditionExpression=f"{keys.GSI1_PK} = :pk AND begins_with({keys.GSI1_SK}, :prefix)",
+            ExpressionAttributeValues=placeholders(pk=keys.USER_PREFIX + user_id, prefix=keys.JOB_PREFIX),
+        )
+        return [job_from_item(item) for item in found]

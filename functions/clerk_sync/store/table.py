@@ -1,0 +1,267 @@
+"""The DynamoDB table as the repositories use it: conditional writes that hand back the old item, reads, batches.
+
+The one module of the store that talks to botocore. Every request goes through `_request`, which turns any
+botocore failure into the store's own `StoreUnavailableError`; a failed condition is a result, not an error.
+BatchGetItem and BatchWriteItem resend what DynamoDB left unprocessed, with backoff, before giving up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from clerk_sync import keys
+from clerk_sync.store.errors import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+Item = dict[str, Any]
+
+_BATCH_WRITE_LIMIT: Final = 25
+_BATCH_GET_LIMIT: Final = 100
+# BatchGetItem / BatchWriteItem hand back what they could not do under load: 8 attempts in all, with a
+# backoff of 50 ms doubling to a 2 s cap between them (~5 s at worst), then the event is retried instead.
+UNPROCESSED_ATTEMPTS: Final = 8
+_BACKOFF_BASE_SECONDS: Final = 0.05
+_BACKOFF_CAP_SECONDS: Final = 2.0
+
+_CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+_TRANSACTION_CANCELLED: Final = "TransactionCanceledException"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def unprocessed_backoff(retry: int) -> float:
+    """Seconds to wait before the `retry`-th resend (0-based) of unprocessed batch items."""
+    return min(_BACKOFF_CAP_SECONDS, _BACKOFF_BASE_SECONDS * 2.0**retry)
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _serializer.serialize(value) for name, value in item.items()}
+
+
+def deserialize(item: Mapping[str, Any]) -> Item:
+    return {name: _deserializer.deserialize(value) for name, value in item.items()}
+
+
+def placeholders(**values: Any) -> dict[str, Any]:
+    """`ExpressionAttributeValues` for a condition: `version=3` binds `:version`."""
+    return {f":{name}": _serializer.serialize(value) for name, value in values.items()}
+
+
+def key_of(item: Mapping[str, Any]) -> dict[str, str]:
+    return {keys.PK: item[keys.PK], keys.SK: item[keys.SK]}
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """What a conditional write did: `applied`, and the item it replaced (applied) or found in its way (not)."""
+
+    applied: bool
+    old: Item | None = None
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A transaction DynamoDB cancelled: per part, its reason code (None when it passed) and the item it saw."""
+
+    codes: list[str | None] = field(default_factory=list)
+    old_items: list[Item | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ConditionCheck:
+    """A transaction part that writes nothing: `condition` must hold on the item at `key`."""
+
+    key: dict[str, str]
+    condition: str
+    values: dict[str, Any]
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+class Table:
+    """One DynamoDB table; takes its client so tests pass moto's or a stubbed one."""
+
+    def __init__(self, client: DynamoDBClient, name: str, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self.name = name
+        self._sleep = sleep
+
+    # ---- writes ------------------------------------------------------------------------------
+
+    def put(self, item: Item, condition: str, values: dict[str, Any], *, replacing: bool = False) -> Conditional:
+        """One conditional put; the old item comes back on failure (no read first), and on success if `replacing`."""
+        request = self._put_request(item, condition, values)
+        if replacing:
+            request["ReturnValues"] = "ALL_OLD"
+        with self._request("put failed", tolerate=_CONDITION_FAILED) as failed:
+            response = self._client.put_item(**request)
+        if failed.error is not None:
+            raw: Any = failed.error.response.get("Item")
+            return Conditional(False, _old_item(raw))
+        return Conditional(True, _old_item(response.get("Attributes")))
+
+    def update(
+        self, key: dict[str, str], assignments: Mapping[str, Any], condition: str | None = None, **bound: Any
+    ) -> bool:
+        """SET the given attributes; False when `condition` (with `bound` placeholder values) failed."""
+        names = {f"#a{i}": name for i, name in enumerate(assignments)}
+        values = {f":a{i}": _serializer.serialize(value) for i, value in enumerate(assignments.values())}
+        values.update(placeholders(**bound))
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": serialize(key),
+            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(assignments))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+        with self._request("update failed", tolerate=_CONDITION_FAILED) as failed:
+            self._client.update_item(**request)
+        return failed.error is None
+
+    def transact(
+        self, item: Item, condition: str, values: dict[str, Any], checks: Sequence[ConditionCheck]
+    ) -> Cancelled | None:
+        """The put and the condition checks as one transaction; what cancelled it, or None when it went through."""
+        parts: list[TransactWriteItemTypeDef] = [{"Put": self._put_request(item, condition, values)}]  # type: ignore[typeddict-item]
+        for check in checks:
+            parts.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.name,
+                        "Key": serialize(check.key),
+                        "ConditionExpression": check.condition,
+                        "ExpressionAttributeValues": check.values,
+                    }
+                }
+            )
+        with self._request("transaction failed", tolerate=_TRANSACTION_CANCELLED) as failed:
+            self._client.transact_write_items(TransactItems=parts)
+        if failed.error is None:
+            return None
+        reasons = failed.error.response.get("CancellationReasons", [])
+        return Cancelled(
+            codes=[reason.get("Code") for reason in reasons],
+            old_items=[_old_item(reason.get("Item")) for reason in reasons],
+        )
+
+    def delete_keys(self, item_keys: Sequence[dict[str, str]], what: str = "batch delete") -> int:
+        """Unconditional batch deletes, 25 keys a request; returns how many keys were given."""
+        for start in range(0, len(item_keys), _BATCH_WRITE_LIMIT):
+            chunk = item_keys[start : start + _BATCH_WRITE_LIMIT]
+            pending: dict[str, Any] = {self.name: [{"DeleteRequest": {"Key": serialize(key)}} for key in chunk]}
+
+            def write(request: dict[str, Any]) -> dict[str, Any]:
+                response = self._client.batch_write_item(RequestItems=request)
+                return dict(response.get("UnprocessedItems") or {})
+
+            self._until_processed(write, pending, what)
+        return len(item_keys)
+
+    # ---- reads -------------------------------------------------------------------------------
+
+    def get(self, key: dict[str, str], *, consistent: bool = True) -> Item | None:
+        with self._request("read failed"):
+            response = self._client.get_item(TableName=self.name, Key=serialize(key), ConsistentRead=consistent)
+        return _old_item(response.get("Item"))
+
+    def get_many(self, item_keys: Sequence[dict[str, str]]) -> list[Item]:
+        """The items that exist among `item_keys` (BatchGetItem, 100 keys a request, consistent), in no order."""
+        found: list[Item] = []
+        unique = list({(key[keys.PK], key[keys.SK]): key for key in item_keys}.values())
+        for start in range(0, len(unique), _BATCH_GET_LIMIT):
+            chunk = unique[start : start + _BATCH_GET_LIMIT]
+            pending: dict[str, Any] = {self.name: {"Keys": [serialize(key) for key in chunk], "ConsistentRead": True}}
+
+            def read(request: dict[str, Any]) -> dict[str, Any]:
+                response = self._client.batch_get_item(RequestItems=request)
+                found.extend(deserialize(raw) for raw in response.get("Responses", {}).get(self.name, []))
+                return dict(response.get("UnprocessedKeys") or {})
+
+            self._until_processed(read, pending, "batch read")
+        return found
+
+    def query(self, **request: Any) -> Iterator[Item]:
+        """Every item a Query returns, page after page."""
+        return self._paginate("query", request, "query failed")
+
+    def scan(self) -> Iterator[Item]:
+        """Every item in the table, consistently read; for export, tests and reconcile, never for a request path."""
+        return self._paginate("scan", {"ConsistentRead": True}, "scan failed")
+
+    # ---- internals ---------------------------------------------------------------------------
+
+    def _put_request(self, item: Item, condition: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A conditional put that hands back the old item when its condition fails (no read first)."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Item": serialize(item),
+            "ConditionExpression": condition,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        return request
+
+    def _paginate(self, operation: str, request: dict[str, Any], what: str) -> Iterator[Item]:
+        paginator = self._client.get_paginator(operation)  # type: ignore[call-overload]
+        pages = iter(paginator.paginate(TableName=self.name, **request))
+        while True:
+            with self._request(what):
+                page = next(pages, None)
+            if page is None:
+                return
+            for raw in page.get("Items", []):
+                yield deserialize(raw)
+
+    def _until_processed(
+        self, send: Callable[[dict[str, Any]], dict[str, Any]], pending: dict[str, Any], what: str
+    ) -> None:
+        """Sends a batch request, then what it left unprocessed, with backoff, until none is left or attempts end."""
+        for attempt in range(UNPROCESSED_ATTEMPTS):
+            if attempt:
+                self._sleep(unprocessed_backoff(attempt - 1))
+            with self._request(f"{what} failed"):
+                pending = send(pending)
+            if not pending:
+                return
+        raise StoreUnavailableError(f"{what} left unprocessed items after {UNPROCESSED_ATTEMPTS} attempts")
+
+    @contextmanager
+    def _request(self, what: str, *, tolerate: str | None = None) -> Iterator[_Failure]:
+        """Runs one request: a `tolerate`d error code is handed back in the yielded `_Failure`; any other
+        botocore failure becomes `StoreUnavailableError`."""
+        failure = _Failure()
+        try:
+            yield failure
+        except ClientError as error:
+            if tolerate is None or _error_code(error) != tolerate:
+                raise StoreUnavailableError(f"{what}: {error}") from error
+            failure.error = error
+        except BotoCoreError as error:
+            raise StoreUnavailableError(f"{what}: {error}") from error
+
+
+@dataclass
+class _Failure:
+    """Set by `Table._request` when the request failed with the tolerated error (a condition, a cancellation)."""
+
+    error: ClientError | None = None
+
+
+def _old_item(raw: Mapping[str, Any] | None) -> Item | None:
+    return deserialize(raw) if raw else None

@@ -1,0 +1,95 @@
+"""Webhook events applied to the table (the worker's path), one version-guarded write each.
+
+A tie (same version, different content) is settled by fetching the entity from Clerk, never by arrival order
+(invariant 2); a Clerk error there propagates so the queue retries the event. A user delete queues the delayed
+second pass of its cascade (required: the event is retried if it cannot be queued); an applied user upsert may
+queue a sync of the user's memberships (USER_EVENT_MEMBERSHIP_SYNC).
+"""
+
+from __future__ import annotations
+
+from clerk_sync.items import WriteContext
+from clerk_sync.models import (
+    Change,
+    Envelope,
+    MembershipDeleted,
+    MembershipUpserted,
+    OrganizationDeleted,
+    OrganizationUpserted,
+    UserDeleted,
+    UserUpserted,
+    change_from_envelope,
+)
+from clerk_sync.observability import child_logger
+from clerk_sync.outcomes import Outcome, WriteResult
+from clerk_sync.sync.deps import SyncDeps
+from clerk_sync.sync.memberships import MembershipSync
+from clerk_sync.sync.organizations import OrganizationSync
+from clerk_sync.sync.users import UserSync
+from clerk_sync.vocabulary import SyncSource
+
+logger = child_logger()
+
+
+class EventSync:
+    def __init__(
+        self, deps: SyncDeps, users: UserSync, organizations: OrganizationSync, memberships: MembershipSync
+    ) -> None:
+        self._deps = deps
+        self._users = users
+        self._organizations = organizations
+        self._memberships = memberships
+
+    def apply_event(self, envelope: Envelope, event_id: str | None = None) -> WriteResult:
+        """Applies one Clerk webhook event; raises pydantic's `ValidationError` for data that does not fit."""
+        change = change_from_envelope(envelope)
+        ctx = WriteContext(SyncSource.WEBHOOK, self._deps.clock_ms(), event_id)
+        result = self.apply_change(change, ctx)
+        if isinstance(change, UserDeleted):
+            # Raises if SQS refuses: the retried event cascades again and queues the pass again.
+            self._deps.follow_ups.cascade_pass(change.user_id, SyncSource.WEBHOOK, ctx.now_ms, required=True)
+        if result.outcome is Outcome.NEEDS_REFETCH:
+            self._refetch(change)
+        if isinstance(change, UserUpserted) and result.outcome is Outcome.APPLIED:
+            self._request_membership_sync(change.user.id)
+        return result
+
+    def apply_change(self, change: Change, ctx: WriteContext) -> WriteResult:
+        store = self._deps.store
+        match change:
+            case UserUpserted(user=user):
+                return store.put_user(user, ctx)
+            case UserDeleted(user_id=user_id):
+                return store.delete_user(user_id, ctx)
+            case OrganizationUpserted(organization=org):
+                return store.put_organization(org, ctx)
+            case OrganizationDeleted(org_id=org_id):
+                return store.delete_organization(org_id, ctx)
+            case MembershipUpserted(membership=membership):
+                return store.put_membership(membership, ctx)
+            case MembershipDeleted(membership=membership):
+                return store.delete_membership(membership, ctx)
+        raise TypeError(f"unknown change {type(change).__name__}")  # pragma: no cover - exhaustive match
+
+    def _refetch(self, change: Change) -> None:
+        logger.info("refetching after a version tie", extra={"change": change.kind})
+        source = SyncSource.WEBHOOK
+        match change:
+            case UserUpserted(user=user):
+                self._users.sync_user(user.id, source=source)
+            case OrganizationUpserted(organization=org):
+                self._organizations.sync_organization(org.id, source=source)
+            case MembershipUpserted(membership=m) | MembershipDeleted(membership=m):
+                self._memberships.sync_membership(m.org_id, m.user_id, source=source)
+
+    def _request_membership_sync(self, user_id: str) -> None:
+        """Queues a sync of the user's memberships when the configured mode asks for one, coalesced per user."""
+        options = self._deps.options
+        mode = options.membership_sync_on_user_event
+        if mode == "never" or not self._deps.follow_ups.delivered:
+            return
+        missing = mode == "missing"
+        window = options.membership_sync_retry_ms if missing else options.membership_sync_window_ms
+        now = self._deps.clock_ms()
+        if self._deps.claims.claim(user_id, now, only_if_never_synced=missing, window_ms=window):
+            self._deps.follow_ups.sync_memberships(user_id, SyncSource.WEBHOOK, now)

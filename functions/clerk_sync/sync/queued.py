@@ -1,0 +1,111 @@
+"""Syncs the worker takes off the queue: healing provisional records, a user's memberships, job pages, and the
+delayed second pass of a user delete's cascade.
+
+A queued sync may spend on Clerk what is left of the invocation, less a reserve for the batch's other records,
+and at most a little more than one rate window: a 429 storm delays it instead of failing it. A job page that
+failed on its last delivery (it goes to the DLQ next) marks its job failed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Final
+
+from clerk_sync.messages import QueuedSync, SyncTarget
+from clerk_sync.reports import ChangeOutcome, SyncReport
+from clerk_sync.resources import EVENT_QUEUE
+from clerk_sync.sync.deps import SyncDeps
+from clerk_sync.sync.memberships import MembershipSync
+from clerk_sync.sync.organizations import OrganizationSync
+from clerk_sync.sync.users import UserSync
+from clerk_sync.sync.writes import membership_id
+from clerk_sync.vocabulary import SyncSource
+
+# Left for the batch's other records and for answering SQS when a sync waits out Clerk's rate limit.
+SYNC_TIME_RESERVE_SECONDS: Final = 3.0
+# Clerk's rate window is 10 s; a sync may wait it out once (Retry-After) within this much of the invocation.
+SYNC_BUDGET_SECONDS: Final = 20.0
+_MIN_BUDGET_SECONDS: Final = 0.5
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the worker got a queued sync: its receive count and the invocation's remaining time (None: unknown)."""
+
+    receive_count: int = 1
+    remaining_ms: int | None = None
+
+    @property
+    def last(self) -> bool:
+        """The queue's last delivery: a failure now sends the message to the DLQ."""
+        return self.receive_count >= EVENT_QUEUE.max_receive_count
+
+    @property
+    def budget_seconds(self) -> float:
+        """Seconds the sync may spend on Clerk: never past the invocation's end, at most one rate window and more."""
+        if self.remaining_ms is None:
+            return SYNC_BUDGET_SECONDS
+        remaining = self.remaining_ms / 1000 - SYNC_TIME_RESERVE_SECONDS
+        return max(_MIN_BUDGET_SECONDS, min(SYNC_BUDGET_SECONDS, remaining))
+
+
+class QueuedSyncs:
+    def __init__(
+        self, deps: SyncDeps, users: UserSync, organizations: OrganizationSync, memberships: MembershipSync
+    ) -> None:
+        self._deps = deps
+        self._users = users
+        self._organizations = organizations
+        self._memberships = memberships
+
+    def run(self, request: QueuedSync, delivery: Delivery | None = None) -> SyncReport:
+        """Carries out one queued sync; without a `delivery` its Clerk calls get the client's default budget."""
+        try:
+            return self._run(request, None if delivery is None else delivery.budget_seconds)
+        except Exception as error:
+            if delivery is not None and delivery.last and request.job_id:
+                self._organizations.fail_job(request.job_id, request.offset, f"{type(error).__name__}: {error}")
+            raise
+
+    def _run(self, request: QueuedSync, budget_seconds: float | None) -> SyncReport:
+        needs_clerk = request.target is not SyncTarget.USER_CASCADE
+        deadline = self._deps.deadline_in(budget_seconds) if budget_seconds is not None and needs_clerk else None
+        source = SyncSource.JOB if request.target is SyncTarget.ORGANIZATION_MEMBERS else SyncSource.WEBHOOK
+        if request.trigger is SyncSource.LOGIN:
+            source = SyncSource.LOGIN
+        match request.target:
+            case SyncTarget.USER:
+                return self._users.full_user_sync(
+                    _required(request.user_id, "user_id"), source=source, deadline=deadline
+                )
+            case SyncTarget.USER_ORGANIZATIONS:
+                user_id = _required(request.user_id, "user_id")
+                return self._users.sync_user_organizations(user_id, source=source, deadline=deadline)
+            case SyncTarget.ORGANIZATION:
+                org_id = _required(request.org_id, "org_id")
+                return self._organizations.sync_organization(org_id, source=source, deadline=deadline)
+            case SyncTarget.MEMBERSHIP:
+                org_id, user_id = _required(request.org_id, "org_id"), _required(request.user_id, "user_id")
+                return self._memberships.sync_membership(org_id, user_id, source=source, deadline=deadline)
+            case SyncTarget.ORGANIZATION_MEMBERS:
+                job_id = _required(request.job_id, "job_id")
+                return self._organizations.continue_members_job(job_id, request.offset, deadline=deadline)
+            case SyncTarget.USER_CASCADE:
+                return self._user_cascade(_required(request.user_id, "user_id"), source)
+        raise ValueError(f"unknown sync target {request.target!r}")  # pragma: no cover - exhaustive match
+
+    def _user_cascade(self, user_id: str, source: SyncSource) -> SyncReport:
+        """The second pass of a user delete's cascade: removes what GSI1 lists for a deleted user now; no Clerk call."""
+        started = time.perf_counter()
+        report = SyncReport(trigger=source, user_id=user_id)
+        for org_id in self._deps.store.cascade_user(user_id):
+            report.add("membership", membership_id(org_id, user_id), ChangeOutcome.REMOVED)
+        report.duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        return report
+
+
+def _required(value: str | None, name: str) -> str:
+    if not value:
+        raise ValueError(f"queued sync is missing {name}")
+    return value
