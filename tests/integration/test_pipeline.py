@@ -8,9 +8,10 @@ import pytest
 
 from clerk_sync import keys
 from clerk_sync.handlers import worker
+from clerk_sync.vocabulary import EVENT_TYPES
 from clerk_sync_local.lambda_events import response_json
 from clerk_sync_local.poller import SqsPoller
-from tests.support.clerk_payloads import EVENT_TYPES, example
+from tests.support.clerk_payloads import example
 from tests.support.pipeline import drain, post_webhook
 
 MEMBER_ORG = "org_2g7np7Hrk0SN6kj5EDMLDaKNL0S"

@@ -12,18 +12,6 @@ CLERK_DIR = Path(__file__).resolve().parents[1] / "clerk"
 EXAMPLES_DIR = CLERK_DIR / "webhook-examples"
 SPEC_PATH = CLERK_DIR / "backend-api.yml"
 
-EVENT_TYPES = (
-    "user.created",
-    "user.updated",
-    "user.deleted",
-    "organization.created",
-    "organization.updated",
-    "organization.deleted",
-    "organizationMembership.created",
-    "organizationMembership.updated",
-    "organizationMembership.deleted",
-)
-
 
 @cache
 def _example(event_type: str) -> dict[str, Any]:

@@ -20,8 +20,9 @@ IS_TOMBSTONE = "deleted = :true"
 UPSERT_PROFILE = f"{IS_NEW} OR ({IS_LIVE} AND {IS_OLDER})"
 # Deleting: anything not already a tombstone.
 TOMBSTONE_PROFILE = f"{IS_NEW} OR {IS_LIVE}"
-# Memberships come back under a new membership id (an incarnation); within one incarnation its delete is
-# final and supersedes its updates, whatever versions Clerk put on them. Provisional records (version 0)
+# A membership delete is final for its membership id; a re-add is a new membership (a new id, an
+# incarnation), decided by version. The delete supersedes its incarnation's updates, whatever versions Clerk
+# put on them. Provisional records (version 0)
 # and sync-removal tombstones carry no membership id, so versions alone decide against them.
 IS_SAME_INCARNATION = "membership_id = :membership_id"
 # A tombstone of another (or no known) incarnation yields to anything newer: a re-add, or its later removal.
