@@ -17,8 +17,8 @@ from clerk_sync.sync.service import SyncService
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.tokens import TokenSigner
 from clerk_sync_local.gateway import Gateway
-from clerk_sync_local.gateway_events import GatewayRequest
-from clerk_sync_local.local_aws import LocalResources
+from clerk_sync_local.gateway.events import GatewayRequest
+from clerk_sync_local.stack.moto import LocalResources
 from tests.support.handlers_on_emulator import emptied, handlers_on
 
 PARTY = "http://localhost:3000"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from clerk_sync.handlers import worker
-from clerk_sync_local.poller import SqsPoller
+from clerk_sync_local.stack.poller import SqsPoller
 from tests.api.conftest import Api
 
 

@@ -23,10 +23,10 @@ import httpx
 import pytest
 
 from clerk_sync.store import SyncStore
+from clerk_sync_local.cli.views import store_for
 from clerk_sync_local.convergence import differences
 from clerk_sync_local.emulator.knobs import Knobs
-from clerk_sync_local.ready import ReadyInfo, read_ready_file
-from clerk_sync_local.table_views import store_for
+from clerk_sync_local.stack.ready import ReadyInfo, read_ready_file
 
 START_TIMEOUT_SECONDS = 90.0
 CONVERGE_TIMEOUT_SECONDS = 30.0

@@ -12,8 +12,8 @@ import pytest
 from svix.webhooks import Webhook, WebhookVerificationError
 
 from clerk_sync.models import Envelope, change_from_envelope
+from clerk_sync.vocabulary import EVENT_TYPES  # the emulator sends every type clerk-sync handles
 from clerk_sync_local.emulator import ClerkEmulator
-from clerk_sync_local.emulator.webhooks import EVENT_TYPES
 
 if TYPE_CHECKING:
     from tests.emulator.conftest import Received, WebhookReceiver

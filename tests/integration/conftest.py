@@ -13,7 +13,7 @@ from moto import mock_aws
 from clerk_sync.items import ItemPolicy
 from clerk_sync.store import SyncStore, Table
 from clerk_sync.sync.service import SyncService
-from clerk_sync_local.local_aws import LocalResources, create_resources
+from clerk_sync_local.stack.moto import LocalResources, create_resources
 from tests.support.signing import TEST_SECRET
 
 

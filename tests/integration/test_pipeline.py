@@ -10,7 +10,7 @@ from clerk_sync import keys
 from clerk_sync.handlers import worker
 from clerk_sync.vocabulary import EVENT_TYPES
 from clerk_sync_local.lambda_events import response_json
-from clerk_sync_local.poller import SqsPoller
+from clerk_sync_local.stack.poller import SqsPoller
 from tests.support.clerk_payloads import example
 from tests.support.pipeline import drain, post_webhook
 

@@ -17,8 +17,8 @@ from clerk_sync.store import SyncStore
 from clerk_sync.sync.service import SyncService
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.tokens import TokenSigner
-from clerk_sync_local.local_aws import LocalResources
-from clerk_sync_local.poller import SqsPoller
+from clerk_sync_local.stack.moto import LocalResources
+from clerk_sync_local.stack.poller import SqsPoller
 from tests.support.handlers_on_emulator import emptied, handlers_on
 
 

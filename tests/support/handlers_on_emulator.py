@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from clerk_sync import wiring
 from clerk_sync_local.emulator import ClerkEmulator
-from clerk_sync_local.local_aws import LocalResources, create_resources
+from clerk_sync_local.stack.moto import LocalResources, create_resources
 from tests.support.signing import TEST_SECRET
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from clerk_sync.handlers import webhook, worker
 from clerk_sync_local.lambda_events import LocalLambdaContext, http_event
-from clerk_sync_local.poller import SqsPoller
+from clerk_sync_local.stack.poller import SqsPoller
 from tests.support.signing import signed
 
 _ids = itertools.count(1)

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from .routes import IMPLEMENTED_BACKEND_ROUTES
+from .app import IMPLEMENTED_BACKEND_ROUTES
 
 REPO_SPEC = Path(__file__).resolve().parents[3] / "tests" / "clerk" / "backend-api.yml"
 SHARED_SPEC = Path("/work/shared/clerk/backend-api.yml")

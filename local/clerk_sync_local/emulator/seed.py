@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .state import Change, ClerkState, MembershipCreate, OrganizationCreate, UserCreate
+from .state import ClerkState, MembershipCreate, OrganizationCreate, PendingEvent, UserCreate
 
 FIRST_NAMES = (
     "Ada",
@@ -70,7 +70,7 @@ class SeedRequest(BaseModel):
 
 def seed_state(
     state: ClerkState,
-    publish: Callable[[list[Change]], None],
+    publish: Callable[[list[PendingEvent]], None],
     *,
     users: int,
     organizations: int,

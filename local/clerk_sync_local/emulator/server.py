@@ -6,19 +6,17 @@ import base64
 import logging
 import random
 from collections.abc import Mapping, Sequence
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
-from ..http_server import BackgroundServer
+from ..servers import BackgroundServer, HttpService
 from . import errors
+from .app import ConnectionDropped, build_app
 from .knobs import FaultInjector, Knobs, RequestStats
-from .routes import ConnectionDropped, build_app
 from .seed import seed_state
 from .state import (
     JSON,
-    Change,
     ClerkState,
     IdGenerator,
     MembershipCreate,
@@ -26,6 +24,7 @@ from .state import (
     MsClock,
     OrganizationCreate,
     OrganizationUpdate,
+    PendingEvent,
     Role,
     UserCreate,
     UserUpdate,
@@ -33,7 +32,6 @@ from .state import (
 from .tokens import DEFAULT_LIFETIME_S, TokenSigner, session_claims
 from .webhooks import WebhookDispatcher
 
-HOST = "127.0.0.1"
 DEFAULT_SECRET_KEY = "sk_test_emulator"  # noqa: S105 - the emulator's own well-known test key
 DEFAULT_WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"clerk-sync-emulator-webhook-key!").decode()
 DEFAULT_AUTHORIZED_PARTY = "http://localhost:3000"
@@ -55,7 +53,7 @@ def _install_log_filter() -> None:
         _uvicorn_filter_installed = True
 
 
-class ClerkEmulator:
+class ClerkEmulator(HttpService):
     """A Clerk instance for tests and the local stack: Backend API subset, admin API, webhooks, tokens."""
 
     def __init__(
@@ -102,35 +100,14 @@ class ClerkEmulator:
     def start(self) -> Self:
         """Bind 127.0.0.1 (port 0 picks a free one), serve in a background thread, start the webhook sender."""
         _install_log_filter()
-        self._http.start()
+        super().start()
         self.webhooks.start()
         return self
 
     def stop(self) -> None:
         """Stop the webhook sender and the HTTP server; idempotent."""
         self.webhooks.stop()
-        self._http.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._http.running
-
-    @property
-    def port(self) -> int:
-        return self._http.port
-
-    @property
-    def url(self) -> str:
-        """Base URL without /v1: what CLERK_API_URL points at."""
-        return f"http://{HOST}:{self.port}"
+        super().stop()
 
     @property
     def api_url(self) -> str:
@@ -142,7 +119,7 @@ class ClerkEmulator:
 
     # --- data (every change publishes its webhooks while the state lock is held, so order = version order) ---
 
-    def _publish(self, changes: list[Change], *, cascade: bool = False) -> None:
+    def _publish(self, changes: list[PendingEvent], *, cascade: bool = False) -> None:
         for change in changes:
             if cascade and change.type == "organizationMembership.deleted" and not self.faults.knobs.cascade_webhooks:
                 continue

@@ -1,6 +1,6 @@
 """In-memory Clerk instance: users, organizations and memberships, rendered in Backend API shapes.
 
-Every mutation returns the webhook-worthy `Change`s it caused, in order; the caller (the emulator)
+Every mutation returns the webhook-worthy `PendingEvent`s it caused, in order; the caller (the emulator)
 publishes them while still holding `ClerkState.lock`, so event order equals version order.
 Versions (`updated_at`) come from one `MsClock`: Unix ms, strictly increasing across the instance.
 """
@@ -77,7 +77,7 @@ DEFAULT_ROLES: Mapping[str, Role] = {
 
 
 @dataclass(frozen=True)
-class Change:
+class PendingEvent:
     """One webhook-worthy change: the event type, its `data`, and when it happened (Unix ms)."""
 
     type: str
@@ -553,7 +553,7 @@ class ClerkState:
         user.phones = [existing.get(n) or _Phone(self.ids.new("idn"), n, now, now) for n in numbers]
         user.primary_phone_number_id = user.phones[0].id if user.phones else None
 
-    def create_user(self, spec: UserCreate) -> tuple[JSON, list[Change]]:
+    def create_user(self, spec: UserCreate) -> tuple[JSON, list[PendingEvent]]:
         emails = ([spec.email] if spec.email else []) + [e for e in spec.email_addresses if e != spec.email]
         phones = ([spec.phone_number] if spec.phone_number else []) + [
             p for p in spec.phone_numbers if p != spec.phone_number
@@ -582,9 +582,9 @@ class ClerkState:
             self._set_phones(user, phones, now)
             self._s.users[user.id] = user
             rendered = self.render_user(user)
-            return rendered, [Change("user.created", rendered, now)]
+            return rendered, [PendingEvent("user.created", rendered, now)]
 
-    def update_user(self, user_id: str, spec: UserUpdate) -> tuple[JSON, list[Change]]:
+    def update_user(self, user_id: str, spec: UserUpdate) -> tuple[JSON, list[PendingEvent]]:
         changed = spec.model_fields_set
         with self.lock:
             user = self._user(user_id)
@@ -635,9 +635,9 @@ class ClerkState:
                 self._set_phones(user, phones, now)
             user.updated_at = now
             rendered = self.render_user(user)
-            return rendered, [Change("user.updated", rendered, now)]
+            return rendered, [PendingEvent("user.updated", rendered, now)]
 
-    def delete_user(self, user_id: str, *, bump_deleted_membership: bool = True) -> tuple[JSON, list[Change]]:
+    def delete_user(self, user_id: str, *, bump_deleted_membership: bool = True) -> tuple[JSON, list[PendingEvent]]:
         """Delete a user and their memberships: `organizationMembership.deleted` for each, then `user.deleted`."""
         with self.lock:
             user = self._user(user_id)
@@ -650,12 +650,12 @@ class ClerkState:
             self._s.members_by_user.pop(user_id, None)
             self._s.deleted_users[user_id] = _Deleted(user_id, now, external_id=user.external_id)
             deleted = {"object": "user", "id": user_id, "deleted": True, "external_id": user.external_id}
-            changes.append(Change("user.deleted", deleted, now))
+            changes.append(PendingEvent("user.deleted", deleted, now))
             return deleted, changes
 
     # --- organizations ---
 
-    def create_organization(self, spec: OrganizationCreate) -> tuple[JSON, list[Change]]:
+    def create_organization(self, spec: OrganizationCreate) -> tuple[JSON, list[PendingEvent]]:
         """Create an organization; `created_by` becomes its first admin, as in Clerk."""
         with self.lock:
             creator = self._user(spec.created_by) if spec.created_by else None
@@ -675,16 +675,16 @@ class ClerkState:
             )
             self._s.orgs[org.id] = org
             self._s.members_by_org[org.id] = {}
-            membership_changes: list[Change] = []
+            membership_changes: list[PendingEvent] = []
             if creator is not None:
                 _, membership_changes = self.add_membership(
                     org.id, MembershipCreate(user_id=creator.id, role="org:admin")
                 )
             # Rendered after the creator joined: Clerk's organization.created counts the creator.
             rendered = self.render_organization(org)
-            return rendered, [Change("organization.created", rendered, now), *membership_changes]
+            return rendered, [PendingEvent("organization.created", rendered, now), *membership_changes]
 
-    def update_organization(self, org_id: str, spec: OrganizationUpdate) -> tuple[JSON, list[Change]]:
+    def update_organization(self, org_id: str, spec: OrganizationUpdate) -> tuple[JSON, list[PendingEvent]]:
         changed = spec.model_fields_set
         with self.lock:
             org = self._org(org_id)
@@ -705,9 +705,11 @@ class ClerkState:
                 org.image_version += 1
             org.updated_at = now
             rendered = self.render_organization(org)
-            return rendered, [Change("organization.updated", rendered, now)]
+            return rendered, [PendingEvent("organization.updated", rendered, now)]
 
-    def delete_organization(self, org_id: str, *, bump_deleted_membership: bool = True) -> tuple[JSON, list[Change]]:
+    def delete_organization(
+        self, org_id: str, *, bump_deleted_membership: bool = True
+    ) -> tuple[JSON, list[PendingEvent]]:
         """Delete an org and its memberships: `organizationMembership.deleted` for each, then `organization.deleted`."""
         with self.lock:
             org = self._org(org_id)
@@ -720,12 +722,12 @@ class ClerkState:
             self._s.members_by_org.pop(org.id, None)
             self._s.deleted_orgs[org.id] = _Deleted(org.id, now, slug=org.slug)
             deleted = {"object": "organization", "id": org.id, "slug": org.slug, "deleted": True}
-            changes.append(Change("organization.deleted", deleted, now))
+            changes.append(PendingEvent("organization.deleted", deleted, now))
             return deleted, changes
 
     # --- memberships ---
 
-    def add_membership(self, org_id: str, spec: MembershipCreate) -> tuple[JSON, list[Change]]:
+    def add_membership(self, org_id: str, spec: MembershipCreate) -> tuple[JSON, list[PendingEvent]]:
         """Add a member; a re-added member gets a new membership id and timestamps."""
         with self.lock:
             org = self._org(org_id)
@@ -750,9 +752,9 @@ class ClerkState:
             members[spec.user_id] = membership
             self._s.members_by_user.setdefault(spec.user_id, {})[org.id] = membership
             rendered = self.render_membership(membership)
-            return rendered, [Change("organizationMembership.created", rendered, now)]
+            return rendered, [PendingEvent("organizationMembership.created", rendered, now)]
 
-    def update_membership(self, org_id: str, user_id: str, spec: MembershipUpdate) -> tuple[JSON, list[Change]]:
+    def update_membership(self, org_id: str, user_id: str, spec: MembershipUpdate) -> tuple[JSON, list[PendingEvent]]:
         changed = spec.model_fields_set
         with self.lock:
             membership = self._membership(self._org(org_id).id, user_id)
@@ -766,23 +768,23 @@ class ClerkState:
                     setattr(membership, name, dict(getattr(spec, name) or {}))
             membership.updated_at = now
             rendered = self.render_membership(membership)
-            return rendered, [Change("organizationMembership.updated", rendered, now)]
+            return rendered, [PendingEvent("organizationMembership.updated", rendered, now)]
 
     def remove_membership(
         self, org_id: str, user_id: str, *, bump_deleted_membership: bool = True
-    ) -> tuple[JSON, list[Change]]:
+    ) -> tuple[JSON, list[PendingEvent]]:
         with self.lock:
             membership = self._membership(self._org(org_id).id, user_id)
             change = self._remove_membership(membership, bump_deleted_membership)
             return change.data, [change]
 
-    def _remove_membership(self, membership: _Membership, bump: bool) -> Change:
+    def _remove_membership(self, membership: _Membership, bump: bool) -> PendingEvent:
         now = self.clock.tick()
         del self._s.members_by_org[membership.org_id][membership.user_id]
         self._s.members_by_user.get(membership.user_id, {}).pop(membership.org_id, None)
         # Rendered after removal: the embedded org's members_count no longer counts this member.
         rendered = self.render_membership(membership, updated_at=now if bump else None)
-        return Change("organizationMembership.deleted", rendered, now)
+        return PendingEvent("organizationMembership.deleted", rendered, now)
 
     @staticmethod
     def _by_created(memberships: Iterable[_Membership]) -> list[_Membership]:

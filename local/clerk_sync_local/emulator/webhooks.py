@@ -22,19 +22,7 @@ from typing import Any, Literal
 import httpx
 
 from .knobs import Knobs
-from .state import Change, IdGenerator
-
-EVENT_TYPES = (
-    "user.created",
-    "user.updated",
-    "user.deleted",
-    "organization.created",
-    "organization.updated",
-    "organization.deleted",
-    "organizationMembership.created",
-    "organizationMembership.updated",
-    "organizationMembership.deleted",
-)
+from .state import IdGenerator, PendingEvent
 
 # Key sets of the real payloads (clerk/webhook-examples). user.created is an older serialisation than the
 # Backend API's user: legacy `birthday`/`gender`, and no has_image/banned/locked/last_active_at/etc.
@@ -226,7 +214,7 @@ class WebhookDispatcher:
 
     # --- publishing ---
 
-    def publish(self, change: Change) -> EventRecord:
+    def publish(self, change: PendingEvent) -> EventRecord:
         """Record the event for `change` and schedule its deliveries per the knobs."""
         knobs = self._knobs()
         payload = envelope(

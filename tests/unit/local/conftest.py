@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from clerk_sync_local.gateway import Gateway
-from clerk_sync_local.ready import ReadyInfo
+from clerk_sync_local.stack.ready import ReadyInfo
 
 
 class AsgiClient:

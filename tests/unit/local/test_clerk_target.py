@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_sync_local.clerk_target import ClerkTargetError, real_clerk_from_environment
+from clerk_sync_local.stack.clerk_target import ClerkTargetError, real_clerk_from_environment
 
 COMPLETE = {
     "CLERK_SECRET_KEY": "sk_test_abc",

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from clerk_sync.observability import logger
-from clerk_sync_local.console import MessageReport, StackConsole, describe
+from clerk_sync_local.stack.console import MessageReport, StackConsole, describe
 
 
 def _record(message_id: str, body: Any, receives: int = 1) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from clerk_sync_local.gateway import Gateway
-from clerk_sync_local.gateway_invoke import FunctionInvoker
+from clerk_sync_local.gateway.invoke import FunctionInvoker
 from infra.endpoints import HANDLERS
 from tests.unit.local.conftest import AsgiClient, FakeClock, FakeFunctions, sleep_then
 

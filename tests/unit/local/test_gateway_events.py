@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from clerk_sync_local.gateway_events import (
+from clerk_sync_local.gateway.events import (
     GatewayRequest,
     MalformedResponseError,
     RequestStamp,
@@ -19,7 +19,7 @@ from clerk_sync_local.gateway_events import (
     read_http_response,
     read_simple_authorizer_response,
 )
-from clerk_sync_local.gateway_routes import RouteTable
+from clerk_sync_local.gateway.route_table import RouteTable
 from infra.endpoints import ROUTES
 
 STAMP = RequestStamp(request_id="req-1", epoch_ms=1_583_348_638_390)

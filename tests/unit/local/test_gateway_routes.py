@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clerk_sync_local.gateway_routes import RouteTable
+from clerk_sync_local.gateway.route_table import RouteTable
 from infra.endpoints import ROUTES, Route
 
 table = RouteTable(ROUTES)

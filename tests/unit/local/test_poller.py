@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from clerk_sync_local.poller import SqsPoller
+from clerk_sync_local.stack.poller import SqsPoller
 
 
 class FakeSqs:

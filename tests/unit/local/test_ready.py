@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from clerk_sync_local.ready import ReadyFileError, read_ready_file, remove_ready_file, write_ready_file
+from clerk_sync_local.stack.ready import ReadyFileError, read_ready_file, remove_ready_file, write_ready_file
 from tests.unit.local.conftest import ready_info
 
 CONTRACT_KEYS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from clerk_sync_local.table_views import export_lines, export_records, plain
+from clerk_sync_local.cli.views import export_lines, export_records, plain
 
 
 def test_export_records_keeps_users_orgs_memberships_sorted_and_marks_tombstones() -> None:

@@ -1,6 +1,6 @@
-"""Read-only views of a running stack's table: the JSON-lines export and one user's status.
+"""Read-only views of a deployment's table: the JSON-lines export and one user's status.
 
-Both read through `SyncStore`, with a boto3 client pointed at the moto endpoint in the ready file.
+Both read through the runtime's `SyncStore`, on the table a `Target` names (a local stack or a deployed stage).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from decimal import Decimal
 from typing import Any, Final
 
 from clerk_sync import keys
-from clerk_sync.store import SyncStore, Table
-from clerk_sync_local.ready import ReadyInfo
+from clerk_sync.store import SyncStore
+from clerk_sync_local.cli.targets import Target, from_ready
+from clerk_sync_local.stack.ready import ReadyInfo
 
 # What the copy holds; jobs and sync-state items are bookkeeping and stay out of exports.
 EXPORTED_ENTITIES: Final = frozenset({"user", "organization", "membership"})
@@ -27,18 +28,15 @@ class CopyStore(SyncStore):
         return (item for item in super().scan() if item.get("entity") in EXPORTED_ENTITIES)
 
 
-def store_for(ready: ReadyInfo) -> CopyStore:
-    """The running stack's table, read as the handlers would (through SyncStore) but scanning the copy only."""
-    import boto3
+def copy_store(target: Target) -> CopyStore:
+    """The target's table, read as the handlers would (through SyncStore) but scanning the copy only."""
+    store = target.store()
+    return CopyStore(store.table, store.policy)
 
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=ready.aws_endpoint_url,
-        region_name=ready.region,
-        aws_access_key_id=ready.aws_access_key_id,
-        aws_secret_access_key=ready.aws_secret_access_key,
-    )
-    return CopyStore(Table(client, ready.table_name))
+
+def store_for(ready: ReadyInfo) -> CopyStore:
+    """`copy_store` of a running local stack."""
+    return copy_store(from_ready(ready))
 
 
 def plain(value: Any) -> Any:

@@ -21,7 +21,7 @@ from clerk_sync_local.lambda_events import LocalLambdaContext, sqs_event
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
-log = logging.getLogger("clerk_sync_local.poller")
+log = logging.getLogger("clerk_sync_local.stack.poller")
 # How often a batch that is still filling asks SQS for more records.
 _FILL_INTERVAL_SECONDS = 0.05
 

@@ -21,13 +21,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 from starlette.types import Message, Receive, Scope, Send
 
-from clerk_sync_local.gateway_events import (
+from clerk_sync_local.gateway.events import (
     IDENTITY_HEADER_PREFIX,
     AuthorizerVerdict,
     GatewayRequest,
@@ -40,14 +39,13 @@ from clerk_sync_local.gateway_events import (
     read_http_response,
     read_simple_authorizer_response,
 )
-from clerk_sync_local.gateway_invoke import FunctionInvoker, Handler, Invocation
-from clerk_sync_local.gateway_routes import RouteMatch, RouteTable
-from clerk_sync_local.http_server import BackgroundServer
+from clerk_sync_local.gateway.invoke import FunctionInvoker, Handler, Invocation
+from clerk_sync_local.gateway.route_table import RouteMatch, RouteTable
+from clerk_sync_local.servers import HOST, BackgroundServer, HttpService
 from infra import endpoints as api_routes
 
 T = TypeVar("T")
 
-HOST: Final = "127.0.0.1"
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024  # HTTP API's payload limit
 INTEGRATION_TIMEOUT_SECONDS: Final = 30.0  # HTTP API's maximum integration timeout
 _CORS_METHODS: Final = "GET,POST"
@@ -69,7 +67,7 @@ class _TooLargeError(Exception):
     pass
 
 
-class Gateway:
+class Gateway(HttpService):
     """The HTTP API: route table, Lambda authorizer, limits, and a uvicorn server in a background thread."""
 
     def __init__(
@@ -265,37 +263,6 @@ class Gateway:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
-
-    # --- lifecycle ---
-
-    def start(self) -> Self:
-        """Bind 127.0.0.1 (port 0 picks a free one) and serve in a background thread."""
-        self._http.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and release the port; idempotent."""
-        self._http.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def running(self) -> bool:
-        return self._http.running
-
-    @property
-    def port(self) -> int:
-        return self._http.port
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
 
     @property
     def webhook_url(self) -> str:

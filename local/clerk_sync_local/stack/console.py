@@ -19,7 +19,7 @@ from typing import Any, Final, TextIO
 
 from clerk_sync.observability import logger as powertools_logger
 from clerk_sync.resources import EVENT_QUEUE
-from clerk_sync_local.gateway_invoke import Handler
+from clerk_sync_local.gateway.invoke import Handler
 
 LOCAL_LOGGER: Final = "clerk_sync_local"
 events_log = logging.getLogger(f"{LOCAL_LOGGER}.events")

@@ -16,11 +16,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Final
 
-from clerk_sync_local.console import MessageReport
+from clerk_sync_local.cli.views import store_for
 from clerk_sync_local.convergence import differences
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.stack import LocalStack
-from clerk_sync_local.table_views import store_for
+from clerk_sync_local.stack.console import MessageReport
 
 _WARM_UP_USERS: Final = 5
 

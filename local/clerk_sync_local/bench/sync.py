@@ -26,7 +26,7 @@ from typing import Any
 
 from clerk_sync import wiring
 from clerk_sync_local.emulator import ClerkEmulator
-from clerk_sync_local.local_aws import LocalMoto
+from clerk_sync_local.stack.moto import LocalMoto
 
 _stacks = itertools.count(1)
 

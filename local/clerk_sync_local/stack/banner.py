@@ -9,7 +9,7 @@ from typing import Final
 
 from rich.console import Console
 
-from clerk_sync_local.stack import TOKEN_LIFETIME_SECONDS, LocalStack
+from clerk_sync_local.stack.local_stack import TOKEN_LIFETIME_SECONDS, LocalStack
 from infra.endpoints import ROUTES, WEBHOOK_PATH, Route
 
 # The demo user may call every route for themself and their organization (they created it: org admin);
@@ -24,27 +24,40 @@ def _example_path(route: Route, values: dict[str, str]) -> str:
     return path
 
 
+def _shell_json(body: dict[str, str]) -> str:
+    """The body as one shell word; in double quotes when it names variables, so the shell fills them in."""
+    text = json.dumps(body, separators=(",", ":"))
+    if "$" not in text:
+        return shlex.quote(text)
+    return '"' + text.replace('"', '\\"') + '"'
+
+
 def curl_commands(stack: LocalStack) -> list[str]:
-    """One copy-paste command per API route, with real seeded ids where the route takes one."""
+    """One copy-paste command per API route, with real seeded ids where the route takes one.
+
+    Without them (real Clerk, or `--no-seed`) the paths carry `$CLERK_USER_ID` / `$CLERK_ORG_ID` to export first,
+    and without a demo user every route uses the admin's token.
+    """
     ready = stack.ready
     assert ready is not None
     real = ready.clerk_mode == "clerk"
     values = {
-        "clerkUserId": (ready.demo_user_id or "") if not real else "$CLERK_USER_ID",
-        "clerkOrgId": (ready.demo_org_id or "") if not real else "$CLERK_ORG_ID",
+        "clerkUserId": (None if real else ready.demo_user_id) or "$CLERK_USER_ID",
+        "clerkOrgId": (None if real else ready.demo_org_id) or "$CLERK_ORG_ID",
         "jobId": "$JOB_ID",
     }
+    demo_token = "$DEMO_TOKEN" if ready.demo_user_id else "$ADMIN_TOKEN"
     commands = []
     for route in ROUTES:
         if route.path == WEBHOOK_PATH:
             continue  # Svix signs these: the emulator example below drives that path
-        token = "$CLERK_SESSION_TOKEN" if real else ("$ADMIN_TOKEN" if route.path in _ADMIN_ROUTES else "$DEMO_TOKEN")
+        token = "$CLERK_SESSION_TOKEN" if real else ("$ADMIN_TOKEN" if route.path in _ADMIN_ROUTES else demo_token)
         parts = [f"curl -s -X {route.method} {ready.api_url}{_example_path(route, values)}"]
         parts.append(f'-H "Authorization: Bearer {token}"')
         if route.path == "/api/sync/membership":
             body = {"clerkOrgId": values["clerkOrgId"], "clerkUserId": values["clerkUserId"]}
             parts.append("-H 'content-type: application/json'")
-            parts.append(f"-d {shlex.quote(json.dumps(body, separators=(',', ':')))}")
+            parts.append(f"-d {_shell_json(body)}")
         commands.append(" ".join(parts))
     return commands
 
@@ -89,6 +102,9 @@ def print_banner(console: Console, stack: LocalStack, ready_file: Path | None) -
         if stack.admin_token:
             plain(f"# admin user {ready.admin_user_id}")
             plain(f"export ADMIN_TOKEN={stack.admin_token}")
+        if not ready.demo_user_id or not ready.demo_org_id:
+            plain("# no demo data (--no-seed): create a user and an organization in the emulator (below), then")
+            plain("export CLERK_USER_ID=user_...  CLERK_ORG_ID=org_...")
     plain()
     console.print(
         "[bold]Every API route[/] (export the tokens first; JOB_ID is in a response that started a job):",

@@ -21,7 +21,7 @@ from email.utils import formatdate
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from clerk_sync_local.gateway_routes import RouteMatch
+from clerk_sync_local.gateway.route_table import RouteMatch
 from infra.endpoints import PAYLOAD_FORMAT_VERSION
 
 ACCOUNT_ID: Final = "123456789012"

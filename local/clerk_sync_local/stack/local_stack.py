@@ -17,7 +17,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -25,15 +25,16 @@ from typing import Final, Self, TextIO, TypeVar
 
 from clerk_sync import wiring
 from clerk_sync.resources import EVENT_QUEUE
-from clerk_sync_local.clerk_target import RealClerk
-from clerk_sync_local.console import StackConsole
+from clerk_sync.vocabulary import METRICS_NAMESPACE, SERVICE_NAME
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.server import DEFAULT_AUTHORIZED_PARTY
 from clerk_sync_local.gateway import Gateway
-from clerk_sync_local.gateway_invoke import import_handler
-from clerk_sync_local.local_aws import LocalMoto, LocalResources
-from clerk_sync_local.poller import SqsPoller
-from clerk_sync_local.ready import ReadyInfo, remove_ready_file, wait_until_answers, write_ready_file
+from clerk_sync_local.gateway.invoke import import_handler
+from clerk_sync_local.stack.clerk_target import RealClerk
+from clerk_sync_local.stack.console import StackConsole
+from clerk_sync_local.stack.moto import LocalMoto, LocalResources
+from clerk_sync_local.stack.poller import SqsPoller
+from clerk_sync_local.stack.ready import ReadyInfo, remove_ready_file, wait_until_answers, write_ready_file
 from infra import endpoints
 from infra.stages import StageConfig
 
@@ -67,6 +68,14 @@ def _running(part: T | None, name: str) -> T:
     if part is None:
         raise StackError(f"the stack is not running ({name} is not started)")
     return part
+
+
+def _bind(what: str, port: int, start: Callable[[], T], *, hint: str = "") -> T:
+    """Starts a part that binds 127.0.0.1:`port`; a port in use becomes a StackError that says which."""
+    try:
+        return start()
+    except OSError as error:
+        raise StackError(f"{what} could not bind 127.0.0.1:{port}: {error.strerror}{hint}") from error
 
 
 @dataclass(frozen=True)
@@ -191,10 +200,7 @@ class LocalStack:
 
     def _start_moto(self) -> None:
         self.moto = LocalMoto(port=self._aws_port, prefix=PREFIX)
-        try:
-            self.resources = self.moto.start()
-        except OSError as error:
-            raise StackError(f"moto could not bind 127.0.0.1:{self._aws_port}: {error.strerror}") from error
+        self.resources = _bind("moto", self._aws_port, self.moto.start)
         # The same JSON shape as the deployed secret; the handlers here read their environment instead,
         # so the secret is for tooling that wants to read it as the deployed functions would.
         secrets = {"CLERK_SECRET_KEY": self.clerk_secret_key, "CLERK_WEBHOOK_SIGNING_SECRET": self.webhook_secret}
@@ -204,11 +210,7 @@ class LocalStack:
 
     def _start_emulator(self) -> None:
         self.emulator = ClerkEmulator(port=self._clerk_port, signing_key_pem=self._signing_key_pem)
-        try:
-            self.emulator.start()
-        except OSError as error:
-            where = f"127.0.0.1:{self._clerk_port}"
-            raise StackError(f"the Clerk emulator could not bind {where}: {error.strerror}") from error
+        _bind("the Clerk emulator", self._clerk_port, self.emulator.start)
 
     def _start_gateway(self) -> None:
         parties = DEFAULT_AUTHORIZED_PARTY if self.real_clerk is None else self._real_value("CLERK_AUTHORIZED_PARTIES")
@@ -219,11 +221,9 @@ class LocalStack:
             cors_allowed_origins=origins,
             port=self._port,
         )
-        try:
-            self.gateway.start()
-        except OSError as error:
-            hint = " (pass --port 0 for a free one)" if self._port else ""
-            raise StackError(f"the gateway could not bind 127.0.0.1:{self._port}: {error.strerror}{hint}") from error
+        _bind(
+            "the gateway", self._port, self.gateway.start, hint=" (pass --port 0 for a free one)" if self._port else ""
+        )
 
     def _start_poller(self) -> None:
         moto, resources = _running(self.moto, "moto"), _running(self.resources, "moto")
@@ -314,8 +314,8 @@ class LocalStack:
             **moto.environment(),
             "TABLE_NAME": resources.table_name,
             "EVENTS_QUEUE_URL": resources.queue_url,
-            "POWERTOOLS_SERVICE_NAME": "clerk-sync",
-            "POWERTOOLS_METRICS_NAMESPACE": "ClerkSync",
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }

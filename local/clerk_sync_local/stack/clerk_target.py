@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from clerk_sync.vocabulary import CLERK_API_URL
+
 REAL_CLERK_SWITCH: Final = "CLERK_SECRET_KEY"
-DEFAULT_CLERK_API_URL: Final = "https://api.clerk.com"
 WEBHOOK_SECRET_VARIABLES: Final = ("CLERK_WEBHOOK_SIGNING_SECRET", "CLERK_WEBHOOK_SECRET")
 # Passed to the handlers as found; the runtime's own defaults apply to the ones left unset.
 OPTIONAL_VARIABLES: Final = (
@@ -79,9 +80,9 @@ def real_clerk_from_environment(env: Mapping[str, str]) -> RealClerk | None:
         problems.append(f"{REAL_CLERK_SWITCH} must be a Clerk secret key (sk_test_... or sk_live_...)")
     if any(not part.startswith("whsec_") for part in webhook_secret.replace(",", " ").split()):
         problems.append("the webhook signing secret must start with whsec_")
-    api_url = (_value(env, "CLERK_API_URL") or DEFAULT_CLERK_API_URL).rstrip("/")
+    api_url = (_value(env, "CLERK_API_URL") or CLERK_API_URL).rstrip("/")
     if api_url.endswith("/v1") or not api_url.startswith(("https://", "http://")):
-        problems.append(f"CLERK_API_URL must be Clerk's base URL without /v1, e.g. {DEFAULT_CLERK_API_URL}")
+        problems.append(f"CLERK_API_URL must be Clerk's base URL without /v1, e.g. {CLERK_API_URL}")
     if not issuer.startswith(("https://", "http://")):
         problems.append("CLERK_ISSUER must be a URL, e.g. https://your-app.clerk.accounts.dev")
     if problems:

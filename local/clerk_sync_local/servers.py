@@ -1,11 +1,13 @@
-"""An ASGI app served by uvicorn on 127.0.0.1 in a daemon thread: the emulator's and the gateway's server."""
+"""The one server helper of the local tooling: an ASGI app served by uvicorn on 127.0.0.1 in a daemon thread
+(`BackgroundServer`), and the lifecycle and address every part served that way shares (`HttpService`)."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from typing import Any, Final
+from types import TracebackType
+from typing import Any, Final, Self
 
 import uvicorn
 
@@ -78,3 +80,41 @@ class BackgroundServer:
         if thread.is_alive():
             server.force_exit = True
             thread.join(5)
+
+
+class HttpService:
+    """Start, stop, `with`, and the address of a part served by a `BackgroundServer` in `self._http`.
+
+    Parts that start more than the server (the emulator's webhook sender) extend `start`/`stop`.
+    """
+
+    _http: BackgroundServer
+
+    def start(self) -> Self:
+        """Bind 127.0.0.1 (port 0 picks a free one) and serve in a background thread."""
+        self._http.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port; idempotent."""
+        self._http.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._http.running
+
+    @property
+    def port(self) -> int:
+        return self._http.port
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"

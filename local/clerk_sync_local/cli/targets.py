@@ -1,0 +1,184 @@
+"""Where an operator command works: a local stack (its ready file) or a deployed stage (its CloudFormation stack).
+
+`--ready-file PATH` reads the contract `clerk-sync local up` writes. `--stage NAME` reads the stage from cdk.json,
+finds its stack's outputs (table, queues, secret) with the caller's AWS credentials (boto3's usual chain and
+`AWS_ENDPOINT_URL`), and the Clerk secret key from the stack's secret. Either way a command gets the same
+`Target`, and through it the runtime's own store and sync layer: the CLI writes exactly as the functions do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from clerk_sync_local.stack.ready import ReadyFileError, ReadyInfo, read_ready_file
+
+if TYPE_CHECKING:
+    from clerk_sync.clerk.client import ClerkClient
+    from clerk_sync.items import ItemPolicy
+    from clerk_sync.store import SyncStore
+    from clerk_sync.sync.service import SyncService
+
+# The stack outputs a command needs (infra/stack.py).
+STACK_OUTPUTS: Final = ("TableName", "EventQueueUrl", "DeadLetterQueueUrl", "ClerkSecretArn")
+
+
+class TargetError(Exception):
+    """The target cannot be reached or is not a clerk-sync deployment; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class AwsAccess:
+    """How to reach the target's AWS: moto's endpoint and fake keys locally, the default chain for a stage."""
+
+    region: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        options: dict[str, Any] = {"region_name": self.region}
+        if self.endpoint_url:
+            options["endpoint_url"] = self.endpoint_url
+        if self.access_key_id and self.secret_access_key:
+            options.update(aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key)
+        return boto3.client(service, **options)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A clerk-sync deployment as the CLI sees it."""
+
+    description: str  # "the local stack (.local/ready.json)", "stage prod (stack clerk-sync-prod)"
+    aws: AwsAccess
+    table_name: str
+    queue_url: str
+    dlq_url: str
+    clerk_api_url: str
+    secret_arn: str | None = None
+    clerk_secret_key: str | None = None  # known up front for the local emulator; else read from the secret
+    emulator_admin_url: str | None = None
+    api_url: str | None = None
+    scrub_pii_on_delete: bool = True
+    store_private_metadata: bool = False
+
+    @property
+    def policy(self) -> ItemPolicy:
+        from clerk_sync.items import ItemPolicy
+
+        return ItemPolicy(self.scrub_pii_on_delete, self.store_private_metadata)
+
+    def store(self) -> SyncStore:
+        from clerk_sync.store import SyncStore, Table
+
+        return SyncStore(Table(self.aws.client("dynamodb"), self.table_name), self.policy)
+
+    def secret_key(self) -> str:
+        """The Clerk secret key: the ready file's (emulator), else `CLERK_SECRET_KEY` in the stack's secret."""
+        if self.clerk_secret_key:
+            return self.clerk_secret_key
+        if not self.secret_arn:
+            raise TargetError(f"{self.description} has no Clerk secret key (real Clerk: set CLERK_SECRET_KEY)")
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            raw = self.aws.client("secretsmanager").get_secret_value(SecretId=self.secret_arn)["SecretString"]
+        except (BotoCoreError, ClientError) as error:
+            raise TargetError(f"cannot read the stack's secret {self.secret_arn}: {error}") from error
+        try:
+            key = json.loads(raw).get("CLERK_SECRET_KEY", "")
+        except (ValueError, AttributeError):
+            key = ""
+        if not key:
+            raise TargetError(f"the secret {self.secret_arn} has no CLERK_SECRET_KEY yet (docs/deploy.md, step 5)")
+        return str(key)
+
+    def clerk_client(self) -> ClerkClient:
+        from clerk_sync.clerk.client import ClerkClient
+
+        return ClerkClient(self.secret_key(), base_url=self.clerk_api_url)
+
+    def sync_service(self) -> SyncService:
+        """The runtime's sync layer on this target: its table, its queue for follow-ups, its Clerk."""
+        from clerk_sync.queue import QueuedFollowUps, SqsEventQueue
+        from clerk_sync.sync.service import SyncService
+
+        clerk = self.clerk_client()
+        queue = SqsEventQueue(self.aws.client("sqs"), self.queue_url)
+        return SyncService(self.store(), clerk=lambda: clerk, follow_ups=QueuedFollowUps(queue))
+
+
+def from_ready_file(path: Path) -> Target:
+    try:
+        ready = read_ready_file(path)
+    except ReadyFileError as error:
+        raise TargetError(str(error)) from None
+    return from_ready(ready, f"the local stack ({path})")
+
+
+def from_ready(ready: ReadyInfo, description: str = "the local stack") -> Target:
+    # Real-Clerk mode never writes the key to disk: it comes from the environment, as for `local up`.
+    secret_key = ready.clerk_secret_key or os.environ.get("CLERK_SECRET_KEY") or None
+    return Target(
+        description=description,
+        aws=AwsAccess(ready.region, ready.aws_endpoint_url, ready.aws_access_key_id, ready.aws_secret_access_key),
+        table_name=ready.table_name,
+        queue_url=ready.queue_url,
+        dlq_url=ready.dlq_url,
+        clerk_api_url=ready.clerk_api_url,
+        clerk_secret_key=secret_key,
+        emulator_admin_url=ready.emulator_admin_url,
+        api_url=ready.api_url,
+    )
+
+
+def from_stage(name: str, cdk_json: Path = Path("cdk.json")) -> Target:
+    """The deployed stack of stage `name` in `cdk_json`; `CLERK_API_URL` in the environment overrides its Clerk URL."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from infra.stages import STAGES_CONTEXT_KEY, StageConfigError, load_stage
+
+    try:
+        context = json.loads(cdk_json.read_text())["context"]
+    except FileNotFoundError:
+        raise TargetError(f"{cdk_json} not found: run from the project's directory or pass --cdk-json") from None
+    except (ValueError, KeyError, TypeError):
+        raise TargetError(f"{cdk_json} is not a CDK app's cdk.json (no context)") from None
+    try:
+        stage = load_stage(context.get(STAGES_CONTEXT_KEY), name)
+    except StageConfigError as error:
+        raise TargetError(str(error)) from None
+    aws = AwsAccess(region=stage.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    try:
+        stacks = aws.client("cloudformation").describe_stacks(StackName=stage.stack_name)["Stacks"]
+    except ClientError as error:
+        message = error.response.get("Error", {}).get("Message", str(error))
+        raise TargetError(f"stage {name}: stack {stage.stack_name} not found ({message}); deployed?") from None
+    except BotoCoreError as error:
+        raise TargetError(f"stage {name}: cannot reach CloudFormation ({error})") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = [key for key in STACK_OUTPUTS if key not in outputs]
+    if missing:
+        raise TargetError(f"stage {name}: stack {stage.stack_name} lacks outputs {', '.join(missing)}")
+    return Target(
+        description=f"stage {name} (stack {stage.stack_name})",
+        aws=aws,
+        table_name=outputs["TableName"],
+        queue_url=outputs["EventQueueUrl"],
+        dlq_url=outputs["DeadLetterQueueUrl"],
+        clerk_api_url=os.environ.get("CLERK_API_URL") or str(stage.clerk_api_url).rstrip("/"),
+        secret_arn=outputs["ClerkSecretArn"],
+        api_url=outputs.get("ApiUrl"),
+        scrub_pii_on_delete=stage.scrub_pii_on_delete,
+        store_private_metadata=stage.store_private_metadata,
+    )
+
+
+def resolve(ready_file: Path, stage: str | None, cdk_json: Path = Path("cdk.json")) -> Target:
+    """`--stage` when given, else the ready file."""
+    return from_stage(stage, cdk_json) if stage else from_ready_file(ready_file)
