@@ -142,6 +142,7 @@ class LocalStack:
             self._start_moto()
             if self.real_clerk is None:
                 self._start_emulator()
+            self._create_secret()
             self._start_gateway()
             if self.emulator is not None:
                 self.emulator.set_webhook(self.gateway_url + endpoints.WEBHOOK_PATH)
@@ -201,12 +202,19 @@ class LocalStack:
     def _start_moto(self) -> None:
         self.moto = LocalMoto(port=self._aws_port, prefix=PREFIX)
         self.resources = _bind("moto", self._aws_port, self.moto.start)
-        # The same JSON shape as the deployed secret; the handlers here read their environment instead,
-        # so the secret is for tooling that wants to read it as the deployed functions would.
+
+    def _create_secret(self) -> None:
+        """The same JSON secret as the deployed stack's, once Clerk's key is known.
+
+        The handlers here read their environment instead; the secret is for tooling that reads it as the
+        deployed functions would (`clerk-sync --stage`).
+        """
         secrets = {"CLERK_SECRET_KEY": self.clerk_secret_key, "CLERK_WEBHOOK_SIGNING_SECRET": self.webhook_secret}
-        self.secret_arn = self.moto.client("secretsmanager").create_secret(
-            Name=f"{PREFIX}/clerk", SecretString=json.dumps(secrets)
-        )["ARN"]
+        self.secret_arn = (
+            _running(self.moto, "moto")
+            .client("secretsmanager")
+            .create_secret(Name=f"{PREFIX}/clerk", SecretString=json.dumps(secrets))["ARN"]
+        )
 
     def _start_emulator(self) -> None:
         self.emulator = ClerkEmulator(port=self._clerk_port, signing_key_pem=self._signing_key_pem)
