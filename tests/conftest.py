@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from clerk_sync.vocabulary import METRICS_NAMESPACE
+
 # Fake credentials and a region before anything builds a boto3 client; endpoints from the developer's
 # environment must never leak into tests.
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "CLERK_SECRET_KEY", "CLERK_SECRETS_ARN"):
@@ -21,7 +23,7 @@ os.environ.update(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
-        "POWERTOOLS_METRICS_NAMESPACE": "ClerkSync",
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         "POWERTOOLS_DEV": "false",
     }
 )

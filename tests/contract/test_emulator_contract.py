@@ -20,10 +20,11 @@ from openapi_core.validation.response.exceptions import InvalidData
 from openapi_core.validation.schemas import oas30_read_schema_validators_factory
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
+from clerk_sync.vocabulary import CLERK_API_URL
 from clerk_sync_local.emulator import ClerkEmulator
 
 SPEC = Path(__file__).resolve().parents[1] / "clerk" / "backend-api.yml"
-CLERK_HOST = "https://api.clerk.com"  # the spec's server is https://api.clerk.com/v1
+CLERK_HOST = CLERK_API_URL  # the spec's server is https://api.clerk.com/v1
 
 # (spec path, takes limit/offset)
 ROUTES: tuple[tuple[str, bool], ...] = (

@@ -11,7 +11,7 @@ Routes come from `infra.endpoints.ROUTES`, the table the CDK stack deploys. What
 | authorizer or integration raises or answers malformed | 500    | {"message":"Internal Server Error"}    |
 | authorizer or integration exceeds the timeout (30 s)  | 503    | {"message":"Service Unavailable"}      |
 
-Otherwise the integration's answer is mapped as payload 2.0 prescribes (see `gateway_events`). Simple
+Otherwise the integration's answer is mapped as payload 2.0 prescribes (see `gateway.events`). Simple
 authorizer verdicts are cached per identity-source value for `authorizer_cache_ttl` seconds; as on AWS
 (and in the CDK stack), the Authorization header is an identity source only when caching is on.
 """
