@@ -257,3 +257,22 @@ def test_logins_call_clerk_again_once_the_pause_is_over(harness: Harness, monkey
     login = harness.service.ensure_login_user(user_id)
     assert login.source == "clerk"
     assert not login.provisional
+
+
+def test_paused_logins_do_not_extend_the_pause(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    from clerk_sync.sync import login_pause
+
+    monkeypatch.setattr(login_pause, "LOGIN_CLERK_PAUSE_SECONDS", 0.4)
+    user_id = harness.clerk.create_user(first_name="Member")["id"]
+    org_id = harness.clerk.create_organization("Acme", created_by=user_id)["id"]
+    harness.clerk.set_knobs(outage=True)
+    assert harness.service.ensure_login_user(user_id, {}, deadline=harness.service.deadline_in(0.3)).provisional
+    time.sleep(0.25)
+    # Paused: falls back at once, and must not push the end of the pause further out.
+    report = harness.service.ensure_login_membership(org_id, user_id, role="admin")
+    assert report is not None
+    assert report.clerk_calls == 0
+    harness.clerk.set_knobs(outage=False)
+    time.sleep(0.25)  # past the first pause, not past one restarted by the paused login
+    login = harness.service.ensure_login_user(user_id)
+    assert login.source == "clerk"
