@@ -11,7 +11,6 @@ from clerk_sync.clerk.errors import ClerkUnavailableError
 from clerk_sync.jobs import JobStatus
 from clerk_sync.messages import SyncTarget
 from clerk_sync.reports import ChangeOutcome, RoleMismatch
-from clerk_sync.vocabulary import Fallback
 from tests.service.conftest import Harness
 
 MEMBERS_ROUTE = "GET /v1/organizations/{organization_id}/memberships"
@@ -109,17 +108,21 @@ def test_sync_membership_not_in_clerk_removes_ours(harness: Harness) -> None:
     assert stored["deleted"] is True
 
 
-def test_sync_membership_with_role_during_outage_stores_it_provisionally(harness: Harness) -> None:
+def test_sync_membership_with_role_during_outage_writes_nothing(harness: Harness) -> None:
+    """A role a caller states is never stored (issue: trust, point 1).
+
+    Fails before the fix: the stated `org:admin` was stored as a provisional membership while Clerk was down.
+    """
     clerk = harness.clerk
+    owner = clerk.create_user(first_name="Owner")["id"]
     user = clerk.create_user(first_name="Ada")["id"]
-    org = clerk.create_organization("Acme", created_by=user)["id"]
+    org = clerk.create_organization("Acme", created_by=owner)["id"]
     clerk.set_knobs(outage=True)
-    report = harness.service.sync_membership(org, user, role="org:admin")
-    assert report.fallbacks == [Fallback.PROVISIONAL]
-    stored = harness.store.get_membership(org, user)
-    assert stored is not None
-    assert (stored["provisional"], stored["version"]) == (True, 0)
-    assert [q.target for q in harness.queued_syncs()] == [SyncTarget.MEMBERSHIP]
+    with pytest.raises(ClerkUnavailableError):
+        harness.service.sync_membership(org, user, role="org:admin")
+    assert harness.store.get_membership(org, user) is None
+    assert harness.store.get_organization(org) is None
+    assert harness.queued_syncs() == []
 
 
 def test_sync_membership_without_role_during_outage_raises(harness: Harness) -> None:

@@ -1,6 +1,9 @@
 """Who may sync what: the caller themself, members and admins of an organization, platform admins.
 
-A role on record is read through the sync layer (`StoredRoles`, the SyncService), never from the table directly.
+A role comes from one of two sources, never from a caller's request: the verified session token, for the session's
+active organization (a minute old at most, so it wins over anything on record: a demoted admin loses admin routes
+at once), and for any other organization the membership on record as Clerk confirmed it, read through the sync
+layer (`StoredRoles`, the SyncService), never from the table directly.
 """
 
 from __future__ import annotations
@@ -15,18 +18,22 @@ ORG_ADMIN_ROLE = "org:admin"
 
 class StoredRoles(Protocol):
     def stored_role(self, org_id: str, user_id: str) -> str | None:
-        """The role of the user's live membership on record, or None."""
+        """The role of the user's live membership as Clerk confirmed it, or None."""
+
+
+def role_in(caller: Caller, org_id: str, roles: StoredRoles) -> str | None:
+    """The caller's role in the organization: the token's for its active organization, else Clerk's on record."""
+    if caller.orgId == org_id:
+        return caller.orgRole or None
+    return roles.stored_role(org_id, caller.userId)
 
 
 def is_member(caller: Caller, org_id: str, roles: StoredRoles) -> bool:
-    """The session's active organization (verified minutes ago at most) or a live membership on record."""
-    return caller.orgId == org_id or roles.stored_role(org_id, caller.userId) is not None
+    return role_in(caller, org_id, roles) is not None
 
 
 def is_org_admin(caller: Caller, org_id: str, roles: StoredRoles) -> bool:
-    if caller.orgId == org_id and caller.orgRole == ORG_ADMIN_ROLE:
-        return True
-    return roles.stored_role(org_id, caller.userId) == ORG_ADMIN_ROLE
+    return role_in(caller, org_id, roles) == ORG_ADMIN_ROLE
 
 
 def forbidden(what: str) -> ApiError:

@@ -18,7 +18,8 @@ ROLE_PATTERN: Final = r"^(org:)?[A-Za-z0-9_-]{1,64}$"
 
 
 class MembershipSyncRequest(BaseModel):
-    """POST /api/sync/membership: the membership to sync, and the role the caller believes it has."""
+    """POST /api/sync/membership: the membership to sync, and the role the caller believes it has (compared with
+    Clerk's and reported as a mismatch; never stored)."""
 
     model_config = ConfigDict(extra="forbid")
 

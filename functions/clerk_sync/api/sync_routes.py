@@ -40,7 +40,9 @@ from clerk_sync.wiring import access_settings, sync_service
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 
-_INTERNAL_FIELDS = frozenset({keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK, "content_hash", "entity"})
+# Never answered: the keys and bookkeeping, and private_metadata (backend-only in Clerk, whatever
+# STORE_PRIVATE_METADATA keeps in the table).
+_HIDDEN_FIELDS = frozenset({keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK, "content_hash", "entity", "private_metadata"})
 
 
 def _error_response(error: ApiError) -> Response[dict[str, Any]]:
@@ -202,7 +204,7 @@ def sync_membership(request: MembershipSyncRequest) -> SyncReport:
 
 
 def _view(item: dict[str, Any]) -> dict[str, Any]:
-    plain: dict[str, Any] = from_dynamo_value({k: v for k, v in item.items() if k not in _INTERNAL_FIELDS})
+    plain: dict[str, Any] = from_dynamo_value({k: v for k, v in item.items() if k not in _HIDDEN_FIELDS})
     return plain
 
 

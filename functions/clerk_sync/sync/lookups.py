@@ -25,9 +25,13 @@ class Lookups:
         self._deps = deps
 
     def stored_role(self, org_id: str, user_id: str) -> str | None:
-        """The role of the user's live membership on record, or None when there is none."""
+        """The role of the user's live membership as Clerk confirmed it, or None.
+
+        A provisional membership is not Clerk's word (it was written from a session token while Clerk could not be
+        reached); the token that wrote it speaks for itself while it is the session's active organization.
+        """
         membership = self._deps.store.get_membership(org_id, user_id)
-        if membership is None or membership.get("deleted"):
+        if membership is None or membership.get("deleted") or membership.get("provisional"):
             return None
         return str(membership.get("role"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from clerk_sync.clerk.errors import ClerkNotFoundError
 from clerk_sync.reports import RoleMismatch, SyncReport
-from clerk_sync.sync.deps import CLERK_UNREACHABLE, SyncDeps
+from clerk_sync.sync.deps import SyncDeps
 from clerk_sync.sync.writes import Writes, normalise_role
 from clerk_sync.vocabulary import SyncSource
 
@@ -25,8 +25,9 @@ class MembershipSync:
     ) -> SyncReport:
         """The membership as Clerk has it (Clerk is the source of truth); gone from Clerk → removed here.
 
-        A given `role` that differs from Clerk's is reported as a mismatch; it is stored, provisionally, only
-        when Clerk cannot be reached (else the Clerk error propagates).
+        A given `role` is what the caller believes: one that differs from Clerk's is reported as a mismatch, and it
+        is never stored. When Clerk cannot be reached the Clerk error propagates and nothing is written: a role a
+        caller states must never become one the permission checks read.
         """
         wanted = normalise_role(role) if role else None
         with self._deps.run(source, user_id=user_id, org_id=org_id, deadline=deadline) as run:
@@ -35,11 +36,6 @@ class MembershipSync:
             except ClerkNotFoundError:
                 self._writes.organization_gone(run, org_id)
                 membership = None
-            except CLERK_UNREACHABLE as error:
-                if wanted is None:
-                    raise
-                self._writes.provisional_membership(run, org_id, user_id, role=wanted, slug=None, error=error)
-                return run.report
             if membership is None:
                 run.report.found = False
                 stored = self._deps.store.get_membership(org_id, user_id)
