@@ -12,7 +12,8 @@ import pytest
 from clerk_sync import wiring
 from clerk_sync.items import WriteContext
 from clerk_sync.vocabulary import SyncSource
-from tests.api.conftest import Api
+from clerk_sync_local.gateway import Gateway
+from tests.api.conftest import Api, Reply
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -110,3 +111,35 @@ def test_private_metadata_never_reaches_an_answer(api: Api, monkeypatch: pytest.
         assert "cus_hidden_value" not in text
     status = api.call("GET", "/api/sync/status", token=token).body
     assert status["memberships"][0]["organization"]["name"] == "Acme"
+
+
+@pytest.mark.parametrize("authorization", ["Basic c3RhZ2luZzpzaXRl", "Bearer "])
+def test_a_cached_verdict_never_comes_from_the_cookie(api: Api, authorization: str) -> None:
+    """Point 2: with the authorizer cache on (keyed by the Authorization header), a request whose Authorization is
+    not a bearer token is never authenticated from its `__session` cookie, so no identity is cached under a header
+    anyone else can send.
+
+    Fails before the fix: the victim's cookie authenticated the request, and a second caller sending only the same
+    Basic header was served the victim's identity from the cache (200 with the victim's records).
+    """
+    cached = Gateway(authorizer_cache_ttl=60)
+    victim = api.clerk.create_user(first_name="Victim")["id"]
+    cookie = {"authorization": authorization, "cookie": f"__session={api.token(victim)}"}
+    first = _through(cached, "GET", "/api/sync/status", cookie)
+    assert first.status == 401, first.body
+    second = _through(cached, "GET", "/api/sync/status", {"authorization": authorization})
+    assert second.status == 401, second.body
+    assert victim not in json.dumps(second.body)
+    # A bearer token still works with caching on, and the uncached stack still reads the cookie.
+    bearer = _through(cached, "GET", "/api/sync/status", {"authorization": f"Bearer {api.token(victim)}"})
+    assert bearer.status == 200
+    uncached = _through(Gateway(), "GET", "/api/sync/status", {"cookie": f"__session={api.token(victim)}"})
+    assert uncached.status == 200
+    assert uncached.body["user_id"] == victim
+
+
+def _through(gateway: Gateway, method: str, path: str, headers: dict[str, str]) -> Reply:
+    """One request through `gateway` (the fixture's gateway has no cache)."""
+    return Api(clerk=None, gateway=gateway, sqs=None, resources=None).call(  # type: ignore[arg-type]
+        method, path, headers=headers
+    )

@@ -50,6 +50,13 @@ def _provisional_fields(claims: SessionClaims) -> dict[str, Any]:
     return fields
 
 
+def _strings(values: object) -> list[str] | None:
+    """The event's identitySource as a list of strings (None when API Gateway sent none)."""
+    if not isinstance(values, list | tuple):
+        return None
+    return [value for value in values if isinstance(value, str)] or None
+
+
 def authorize(
     headers: Mapping[str, str] | None,
     cookies: Sequence[str] | None,
@@ -58,11 +65,16 @@ def authorize(
     service: Callable[[], SyncService],
     access: AccessSettings,
     login_budget_seconds: float,
+    identity_source: Sequence[str] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Decision:
-    """Never raises for anything a client sends; an outage of ours is an unauthenticated 503 caller."""
+    """Never raises for anything a client sends; an outage of ours is an unauthenticated 503 caller.
+
+    `identity_source` (the event's cache key values) limits what the token may be read from (`extract_token`).
+    """
     try:
-        claims = verifier().verify(extract_token(headers, cookies))
+        token = extract_token(headers, cookies, identity_source=_strings(identity_source))
+        claims = verifier().verify(token)
     except TokenError as error:
         return Decision(True, Caller.unauthenticated(error.code, error.message), error.code)
     except KeysUnavailableError as error:

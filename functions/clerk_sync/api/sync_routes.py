@@ -300,8 +300,8 @@ def openapi_document() -> str:
         version="1",
         description=(
             "Manual sync of Clerk users, organizations and memberships into clerk-sync's table. Every route needs "
-            "a Clerk session token (Authorization: Bearer, or the __session cookie); errors answer "
-            '{"error": {"code", "message"}}.'
+            "a Clerk session token (Authorization: Bearer; the __session cookie only where the authorizer cache is "
+            'off); errors answer {"error": {"code", "message"}}.'
         ),
         security_schemes={"clerkSession": HTTPBearer(bearerFormat="JWT", description="Clerk session token")},
         security=[{"clerkSession": []}],

@@ -173,16 +173,32 @@ def _verified_payload(token: str, key: Any) -> dict[str, Any]:
     return payload
 
 
-def extract_token(headers: Mapping[str, str] | None, cookies: Sequence[str] | None = None) -> str:
+def extract_token(
+    headers: Mapping[str, str] | None,
+    cookies: Sequence[str] | None = None,
+    *,
+    identity_source: Sequence[str] | None = None,
+) -> str:
     """The bearer token from `Authorization`, else the `__session` cookie; `TokenMissingError` when neither.
 
     `headers` as API Gateway passes them (names lower-cased; any case is accepted here); `cookies` is payload
     v2's list of `name=value` strings. A `cookie` header is read too, for payload v1 and local tools.
+
+    `identity_source` is the event's `identitySource`: the values API Gateway keys its authorizer cache by. When it
+    is given, the verdict is served to every request with the same values, so the token must be the bearer
+    credential of an `Authorization` header it contains, and nothing else (no cookie) is read: a Basic header, or
+    `Bearer ` with nothing after it, must not let one caller's cookie answer for everyone sending that header.
     """
     lowered = {name.lower(): value for name, value in (headers or {}).items() if isinstance(value, str)}
-    scheme, _, credentials = lowered.get("authorization", "").strip().partition(" ")
-    if scheme.lower() == "bearer" and credentials.strip():
-        return credentials.strip()
+    authorization = lowered.get("authorization", "")
+    scheme, _, credentials = authorization.strip().partition(" ")
+    bearer = credentials.strip() if scheme.lower() == "bearer" else ""
+    if identity_source:
+        if bearer and authorization in identity_source:
+            return bearer
+        raise TokenMissingError("no Authorization: Bearer header (the __session cookie is not read while cached)")
+    if bearer:
+        return bearer
     pairs = list(cookies or [])
     if "cookie" in lowered:
         pairs.extend(lowered["cookie"].split(";"))

@@ -23,6 +23,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     decision = authorize(
         event.get("headers"),
         event.get("cookies"),
+        identity_source=event.get("identitySource"),
         verifier=session_verifier,
         service=sync_service,
         access=access_settings(),

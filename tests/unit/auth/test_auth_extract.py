@@ -60,3 +60,18 @@ def test_extract_token_without_token_raises_missing_error(
         extract_token(headers, cookies)
 
     assert raised.value.code == "token_missing"
+
+
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer    ", "tok.en.value"])
+def test_extract_token_with_an_identity_source_never_reads_the_cookie(authorization: str) -> None:
+    """With caching on, the verdict is served to every request carrying the same Authorization value, so the cookie
+    (not in the cache key) must not decide it. Fails before the fix: the cookie's token was returned."""
+    with pytest.raises(TokenMissingError):
+        extract_token({"authorization": authorization}, ["__session=tok.en.cookie"], identity_source=[authorization])
+
+
+def test_extract_token_with_an_identity_source_reads_only_a_bearer_it_contains() -> None:
+    headers = {"authorization": "Bearer tok.en.value"}
+    assert extract_token(headers, identity_source=["Bearer tok.en.value"]) == "tok.en.value"
+    with pytest.raises(TokenMissingError):
+        extract_token(headers, identity_source=["Bearer other.to.ken"])
