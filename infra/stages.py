@@ -80,6 +80,9 @@ class StageConfig(BaseModel):
     user_event_membership_sync: MembershipSyncMode = "missing"
     scrub_pii_on_delete: bool = True
     store_private_metadata: bool = False
+    # Manual syncs one caller may start per window (API); Clerk's rate limit is shared with the customer's backend.
+    sync_caller_limit: int = Field(default=1, ge=1, le=1000)
+    sync_caller_window_seconds: int = Field(default=10, ge=1, le=3600)
 
     api_throttle_rate_limit: float = Field(default=50, gt=0)
     api_throttle_burst_limit: int = Field(default=100, gt=0)
@@ -169,6 +172,8 @@ class StageConfig(BaseModel):
             "USER_EVENT_MEMBERSHIP_SYNC": self.user_event_membership_sync,
             "SCRUB_PII_ON_DELETE": str(self.scrub_pii_on_delete).lower(),
             "STORE_PRIVATE_METADATA": str(self.store_private_metadata).lower(),
+            "SYNC_CALLER_LIMIT": str(self.sync_caller_limit),
+            "SYNC_CALLER_WINDOW_SECONDS": str(self.sync_caller_window_seconds),
             "POWERTOOLS_LOG_LEVEL": self.log_level,
         }
         # Optional values are left out rather than set empty, so the code's own defaults apply.

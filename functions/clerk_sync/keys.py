@@ -9,10 +9,12 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | membership   | ORG#<org_id>    | MEMBER#<user_id>  | USER#<user_id>     | ORG#<org_id>  |
 | job          | JOB#<job_id>    | STATE             | USER#<requester>   | JOB#<job_id>  |
 | sync state   | USER#<user_id>  | MEMBERSHIPS       |                    |               |
+| sync limit   | USER#<user_id>  | SYNC_LIMIT        |                    |               |
 
 GSI1 holds two kinds of rows per user, told apart by the GSI1SK prefix: live memberships (`ORG#`) and
 the jobs the user started (`JOB#`). The sync-state item records when the user's memberships were last
-synced from Clerk, so user webhooks can tell whether a membership sync is needed (docs/decisions/0006).
+synced from Clerk, so user webhooks can tell whether a membership sync is needed (docs/decisions/0006). The
+sync-limit item counts one caller's manual syncs in their current window and expires with the table's TTL.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ JOB_PREFIX: Final = "JOB#"
 PROFILE_SK: Final = "PROFILE"
 JOB_SK: Final = "STATE"
 MEMBERSHIPS_SK: Final = "MEMBERSHIPS"
+SYNC_LIMIT_SK: Final = "SYNC_LIMIT"
 
 Key = dict[str, str]
 
@@ -65,3 +68,7 @@ def job_index_key(requested_by: str, job_id: str) -> Key:
 
 def membership_state_key(user_id: str) -> Key:
     return {PK: USER_PREFIX + user_id, SK: MEMBERSHIPS_SK}
+
+
+def sync_limit_key(user_id: str) -> Key:
+    return {PK: USER_PREFIX + user_id, SK: SYNC_LIMIT_SK}

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from clerk_sync.intake import IntakeResult, WebhookIntake
     from clerk_sync.queue import SqsEventQueue
     from clerk_sync.settings import StoreSettings, SyncSettings, WebhookSettings
-    from clerk_sync.store import JobStore, MembershipSyncClaims, SyncStore, Table
+    from clerk_sync.store import CallerLimits, JobStore, MembershipSyncClaims, SyncStore, Table
     from clerk_sync.sync.service import SyncService
 
 T = TypeVar("T")
@@ -151,6 +151,13 @@ def membership_sync_claims() -> MembershipSyncClaims:
     from clerk_sync.store import MembershipSyncClaims
 
     return MembershipSyncClaims(table())
+
+
+@singleton
+def caller_limits() -> CallerLimits:
+    from clerk_sync.store import CallerLimits
+
+    return CallerLimits(table())
 
 
 @singleton

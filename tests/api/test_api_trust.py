@@ -4,6 +4,7 @@ and answers never carry private metadata. Each request goes through the gateway:
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import jwt
@@ -143,3 +144,41 @@ def _through(gateway: Gateway, method: str, path: str, headers: dict[str, str]) 
     return Api(clerk=None, gateway=gateway, sqs=None, resources=None).call(  # type: ignore[arg-type]
         method, path, headers=headers
     )
+
+
+def test_a_caller_looping_a_sync_spends_no_more_of_clerks_budget(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point 5: the stage's per-caller limit (default one sync per 10 s) answers a repeat with 429 and Retry-After
+    before any Clerk call; other callers are not affected.
+
+    Fails before the fix: every one of the 20 requests made its Clerk calls (40 instead of 2).
+    """
+    monkeypatch.delenv("SYNC_CALLER_LIMIT")
+    wiring.reset()
+    looper, bystander = (api.clerk.create_user(first_name=name)["id"] for name in ("Loop", "Bystander"))
+    token = api.token(looper)
+    assert api.call("GET", "/api/sync/status", token=token).status == 200  # the login's own sync
+    api.clerk.reset_stats()
+    replies = [api.call("POST", "/api/sync/user", token=token) for _ in range(20)]
+    assert [r.status for r in replies] == [200] + [429] * 19
+    assert api.clerk.request_count() == 2  # one full sync: the user and one page of memberships
+    for reply in replies[1:]:
+        assert reply.body["error"]["code"] == "sync_rate_limited"
+        assert 1 <= int(reply.headers["retry-after"]) <= 10
+    others = api.call("POST", "/api/sync/user/organizations", token=token)
+    assert others.status == 429  # the limit is the caller's, across the sync routes
+    assert api.call("POST", "/api/sync/user", token=api.token(bystander)).status == 200
+    assert api.call("GET", "/api/sync/status", token=token).status == 200  # reads are not limited
+
+
+def test_a_caller_may_sync_again_once_the_window_has_passed(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window opens with the caller's first sync; Retry-After says when it ends, and then a sync goes through."""
+    monkeypatch.setenv("SYNC_CALLER_LIMIT", "2")
+    monkeypatch.setenv("SYNC_CALLER_WINDOW_SECONDS", "3")
+    wiring.reset()
+    token = api.token(api.clerk.create_user(first_name="Ada")["id"])
+    replies = [api.call("POST", "/api/sync/user", token=token) for _ in range(3)]
+    assert [r.status for r in replies] == [200, 200, 429]
+    wait = int(replies[2].headers["retry-after"])
+    assert 1 <= wait <= 3
+    time.sleep(wait)
+    assert api.call("POST", "/api/sync/user", token=token).status == 200

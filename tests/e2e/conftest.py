@@ -32,10 +32,14 @@ START_TIMEOUT_SECONDS = 90.0
 CONVERGE_TIMEOUT_SECONDS = 30.0
 
 
-def local_up(ready_file: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
-    """`clerk-sync local up --port 0 --ready-file ...` as a subprocess of this interpreter."""
+def local_up(
+    ready_file: Path, log: Path, *extra: str, environment: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """`clerk-sync local up --port 0 --ready-file ...` as a subprocess of this interpreter; `environment` adds
+    variables the stack's functions read."""
     command = [sys.executable, "-m", "clerk_sync_local.cli", "local", "up", "--port", "0"]
     env = {name: value for name, value in os.environ.items() if not name.startswith("CLERK_")}
+    env.update(environment or {})
     with log.open("wb") as output:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [*command, "--ready-file", str(ready_file), *extra], env=env, stdout=output, stderr=subprocess.STDOUT
@@ -107,7 +111,9 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("local-stack")
     ready_file, log = workdir / "ready.json", workdir / "local-up.log"
-    process = local_up(ready_file, log)
+    # The tests share this stack's few users and sync them again and again; the per-caller limit at its
+    # defaults is tested on a stack of its own (test_e2e_caller_limit.py).
+    process = local_up(ready_file, log, environment={"SYNC_CALLER_LIMIT": "1000"})
     try:
         ready = wait_for_ready_file(process, ready_file, log)
         assert ready.emulator_admin_url is not None

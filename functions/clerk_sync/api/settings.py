@@ -1,4 +1,4 @@
-"""Who may do what (platform admins), and how long a sync route may spend on Clerk.
+"""Who may do what (platform admins), how often a caller may sync, and how long a sync route may spend on Clerk.
 
 The authorizer's budget for a login is `LOGIN_SYNC_BUDGET_SECONDS`, in `clerk_sync.settings.SyncSettings`.
 """
@@ -14,14 +14,18 @@ from clerk_sync.settings import _Settings, _split_list
 
 
 class AccessSettings(_Settings):
-    """ADMIN_USER_IDS and ADMIN_METADATA_FLAG decide platform admins; API_SYNC_BUDGET_SECONDS bounds a route's
-    Clerk calls."""
+    """ADMIN_USER_IDS and ADMIN_METADATA_FLAG decide platform admins; SYNC_CALLER_LIMIT syncs per
+    SYNC_CALLER_WINDOW_SECONDS bound what one caller spends of the instance's Clerk rate limit;
+    API_SYNC_BUDGET_SECONDS bounds a route's Clerk calls."""
 
     admin_user_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # `key=value` on the stored user's public_metadata that makes them a platform admin; empty disables it.
     admin_metadata_flag: str = "role=admin"
     # The sync routes run under API Gateway's 30 s integration limit; leave room to answer.
     api_sync_budget_seconds: float = Field(default=25.0, gt=0, le=28)
+    # Clerk's limit (100 / 10 s development, 1,000 / 10 s production) is shared with the customer's backend.
+    sync_caller_limit: int = Field(default=1, ge=1, le=1000)
+    sync_caller_window_seconds: int = Field(default=10, ge=1, le=3600)
 
     _split = field_validator("admin_user_ids", mode="before")(_split_list)
 

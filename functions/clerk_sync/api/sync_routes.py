@@ -7,6 +7,8 @@ its 401/503 before any route code runs. Errors answer `{"error": {"code", "messa
 from __future__ import annotations
 
 import json
+import math
+import time
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -36,7 +38,7 @@ from clerk_sync.observability import count, logger
 from clerk_sync.reports import SyncReport
 from clerk_sync.sync.service import SyncService
 from clerk_sync.vocabulary import SyncSource
-from clerk_sync.wiring import access_settings, sync_service
+from clerk_sync.wiring import access_settings, caller_limits, sync_service
 
 app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
 
@@ -61,7 +63,7 @@ def _documented(*statuses: int) -> dict[int, OpenAPIResponse]:
         401: "no valid session token",
         403: "not allowed for this caller",
         404: "not in Clerk",
-        429: "Clerk is rate limiting (see Retry-After)",
+        429: "this caller synced too often, or Clerk is rate limiting (see Retry-After)",
         503: "Clerk or storage unavailable (see Retry-After)",
     }
     return {status: {"description": described[status], "content": error} for status in (401, 503, *statuses)}  # type: ignore[typeddict-item]
@@ -79,6 +81,24 @@ def _service() -> SyncService:
 
 def _deadline(service: SyncService) -> float:
     return service.deadline_in(access_settings().api_sync_budget_seconds)
+
+
+def _spend_sync(current: Caller) -> None:
+    """Counts a manual sync against the caller's limit, before any Clerk call; 429 with Retry-After past it."""
+    settings = access_settings()
+    window_ms = settings.sync_caller_window_seconds * 1000
+    decision = caller_limits().take(
+        current.userId, time.time_ns() // 1_000_000, limit=settings.sync_caller_limit, window_ms=window_ms
+    )
+    if not decision.allowed:
+        count("SyncLimited", Trigger=SyncSource.API.value)
+        retry = max(1, math.ceil(decision.retry_after_ms / 1000))
+        raise ApiError(
+            429,
+            "sync_rate_limited",
+            f"a caller may start {settings.sync_caller_limit} sync(s) every {settings.sync_caller_window_seconds} s",
+            retry,
+        )
 
 
 def _counted(report: SyncReport) -> SyncReport:
@@ -115,15 +135,16 @@ app.use(middlewares=[require_caller])
 
 
 @app.post(
-    "/api/sync/user", summary="Full sync of the caller: user, organizations, memberships", responses=_documented()
+    "/api/sync/user", summary="Full sync of the caller: user, organizations, memberships", responses=_documented(429)
 )
 def sync_caller() -> SyncReport:
+    _spend_sync(caller())
     service = _service()
     return _counted(service.full_user_sync(caller().userId, deadline=_deadline(service)))
 
 
 @app.post(
-    "/api/sync/user/full", summary="Full sync of the caller (same as POST /api/sync/user)", responses=_documented()
+    "/api/sync/user/full", summary="Full sync of the caller (same as POST /api/sync/user)", responses=_documented(429)
 )
 def sync_caller_full() -> SyncReport:
     return sync_caller()
@@ -132,9 +153,10 @@ def sync_caller_full() -> SyncReport:
 @app.post(
     "/api/sync/user/organizations",
     summary="The caller's organizations and memberships (removes those Clerk no longer lists)",
-    responses=_documented(),
+    responses=_documented(429),
 )
 def sync_caller_organizations() -> SyncReport:
+    _spend_sync(caller())
     service = _service()
     return _counted(service.sync_user_organizations(caller().userId, deadline=_deadline(service)))
 
@@ -142,10 +164,11 @@ def sync_caller_organizations() -> SyncReport:
 @app.post(
     "/api/sync/user/<clerkUserId>",
     summary="Full sync of any user (platform admins)",
-    responses=_documented(400, 403, 404),
+    responses=_documented(400, 403, 404, 429),
 )
 def sync_any_user(clerkUserId: Annotated[str, Path(pattern=USER_ID_PATTERN)]) -> SyncReport:  # noqa: N803
     permissions.require_platform_admin(caller())
+    _spend_sync(caller())
     service = _service()
     return _found(service.full_user_sync(clerkUserId, deadline=_deadline(service)), "user")
 
@@ -156,18 +179,19 @@ def sync_any_user(clerkUserId: Annotated[str, Path(pattern=USER_ID_PATTERN)]) ->
 @app.post(
     "/api/sync/organization/<clerkOrgId>",
     summary="Sync one organization (its members and platform admins)",
-    responses=_documented(400, 403, 404),
+    responses=_documented(400, 403, 404, 429),
 )
 def sync_organization(clerkOrgId: Annotated[str, Path(pattern=ORG_ID_PATTERN)]) -> SyncReport:  # noqa: N803
     service = _service()
     permissions.require_member(caller(), clerkOrgId, service)
+    _spend_sync(caller())
     return _found(service.sync_organization(clerkOrgId, deadline=_deadline(service)), "organization")
 
 
 @app.post(
     "/api/sync/organization/<clerkOrgId>/members",
     summary="Sync all members of an organization (its admins and platform admins); 202 with a job beyond one page",
-    responses=_documented(400, 403, 404),
+    responses=_documented(400, 403, 404, 429),
 )
 def sync_organization_members(
     clerkOrgId: Annotated[str, Path(pattern=ORG_ID_PATTERN)],  # noqa: N803
@@ -175,6 +199,7 @@ def sync_organization_members(
     service = _service()
     current = caller()
     permissions.require_org_admin(current, clerkOrgId, service)
+    _spend_sync(current)
     result = service.start_members_sync(clerkOrgId, current.userId, deadline=_deadline(service))
     _found(result.report, "organization")
     status_url = f"/api/sync/jobs/{result.job.job_id}" if result.job else None
@@ -191,11 +216,12 @@ def sync_organization_members(
 @app.post(
     "/api/sync/membership",
     summary="Sync one membership (the member, org admins, platform admins); reports a role mismatch with Clerk",
-    responses=_documented(400, 403, 404),
+    responses=_documented(400, 403, 404, 429),
 )
 def sync_membership(request: MembershipSyncRequest) -> SyncReport:
     service = _service()
     permissions.require_self_or_org_admin(caller(), request.clerkOrgId, request.clerkUserId, service)
+    _spend_sync(caller())
     report = service.sync_membership(request.clerkOrgId, request.clerkUserId, request.role, deadline=_deadline(service))
     return _counted(report)
 

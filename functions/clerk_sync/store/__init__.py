@@ -1,16 +1,20 @@
-"""The table behind clerk-sync: Clerk records (`SyncStore`), member-sync jobs (`JobStore`) and membership-sync
-claims (`MembershipSyncClaims`), all on one `Table`. They raise only the store's own errors (`store.errors`)."""
+"""The table behind clerk-sync: Clerk records (`SyncStore`), member-sync jobs (`JobStore`), membership-sync
+claims (`MembershipSyncClaims`) and per-caller sync limits (`CallerLimits`), all on one `Table`. They raise only
+the store's own errors (`store.errors`)."""
 
 from __future__ import annotations
 
 from clerk_sync.store.claims import MembershipSyncClaims
 from clerk_sync.store.errors import StoreConflictError, StoreError, StoreUnavailableError
 from clerk_sync.store.jobs import JobStore
+from clerk_sync.store.limits import CallerLimits, LimitDecision
 from clerk_sync.store.records import ParentCascade, SyncStore
 from clerk_sync.store.table import Table
 
 __all__ = [
+    "CallerLimits",
     "JobStore",
+    "LimitDecision",
     "MembershipSyncClaims",
     "ParentCascade",
     "StoreConflictError",

@@ -133,6 +133,24 @@ class Table:
             self._client.update_item(**request)
         return failed.error is None
 
+    def increment(self, key: dict[str, str], counter: str, condition: str, **bound: Any) -> Conditional:
+        """Adds one to `counter` where `condition` holds; on failure the item in the way comes back (no read first)."""
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": serialize(key),
+            "UpdateExpression": "SET #counter = #counter + :one",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#counter": counter},
+            "ExpressionAttributeValues": placeholders(one=1, **bound),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        with self._request("increment failed", tolerate=_CONDITION_FAILED) as failed:
+            self._client.update_item(**request)
+        if failed.error is not None:
+            raw: Any = failed.error.response.get("Item")
+            return Conditional(False, _old_item(raw))
+        return Conditional(True)
+
     def transact(
         self, item: Item, condition: str, values: dict[str, Any], checks: Sequence[ConditionCheck]
     ) -> Cancelled | None:
