@@ -20,8 +20,10 @@ class AccessSettings(_Settings):
     admin_user_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # `key=value` on the stored user's public_metadata that makes them a platform admin; empty disables it.
     admin_metadata_flag: str = "role=admin"
-    # The sync routes run under API Gateway's 30 s integration limit; leave room to answer.
-    api_sync_budget_seconds: float = Field(default=25.0, gt=0, le=28)
+    # Clerk time per sync route (retries and Retry-After waits included; a wait that would end later gives up at
+    # once with 429). The whole request must answer before API Gateway's 30 s cut: authorizer (login budget 1.5 s)
+    # + this + one attempt's connect overshoot (2 s) + the writes, so 10 s leaves ~15 s for writes and cold starts.
+    api_sync_budget_seconds: float = Field(default=10.0, gt=0, le=20)
 
     _split = field_validator("admin_user_ids", mode="before")(_split_list)
 

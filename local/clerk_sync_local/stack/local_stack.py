@@ -29,6 +29,7 @@ from clerk_sync.vocabulary import METRICS_NAMESPACE, SERVICE_NAME
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.server import DEFAULT_AUTHORIZED_PARTY
 from clerk_sync_local.gateway import Gateway
+from clerk_sync_local.gateway.http_api import INTEGRATION_TIMEOUT_SECONDS
 from clerk_sync_local.gateway.invoke import import_handler
 from clerk_sync_local.stack.clerk_target import RealClerk
 from clerk_sync_local.stack.console import StackConsole
@@ -104,7 +105,7 @@ class LocalStack:
         authorizer_cache_ttl: float = DEFAULT_AUTHORIZER_CACHE_TTL,
         batching_window_seconds: float = EVENT_QUEUE.batching_window_seconds,
         retry_delay_seconds: int = 1,
-        integration_timeout: float = 30.0,
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
         signing_key_pem: str | None = None,
     ) -> None:
         self._port, self._clerk_port, self._aws_port = port, clerk_port, aws_port
