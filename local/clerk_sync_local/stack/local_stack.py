@@ -391,9 +391,11 @@ class LocalStack:
         if real is not None:
             admins = real.admin_user_ids
             clerk_url, issuer, admin = real.api_url, real.issuer, admins[0] if admins else None
+            instance_id = self._real_value("CLERK_INSTANCE_ID")
         else:
             clerk = _running(emulator, "the emulator")
             clerk_url, issuer, admin = clerk.url, clerk.issuer, self.identities.admin_user_id
+            instance_id = clerk.instance_id
         return ReadyInfo(
             api_url=gateway.url,
             webhook_url=gateway.webhook_url,
@@ -401,6 +403,7 @@ class LocalStack:
             clerk_api_url=clerk_url,
             clerk_secret_key=None if real is not None else self.clerk_secret_key,
             clerk_issuer=issuer,
+            instance_id=instance_id,
             emulator_admin_url=f"{emulator.url}/_emulator" if emulator is not None else None,
             aws_endpoint_url=moto.endpoint_url,
             region=moto.region,
