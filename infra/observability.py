@@ -261,6 +261,24 @@ class Observability(Construct):
             description="Clerk answered 429 more often than expected: lower the worker's maximum concurrency "
             "or the sync rate, or raise the instance's rate limit.",
         )
+        self._alarm(
+            "clerk-instance-mismatch",
+            cloudwatch.MathExpression(
+                expression="FILL(mismatch, 0) + FILL(other_instance, 0)",
+                using_metrics={
+                    "mismatch": service_metric("ClerkInstanceMismatch"),
+                    "other_instance": service_metric("WebhookRejected", Reason="other_instance"),
+                },
+                label="instance mismatches + webhooks of another instance",
+                period=FIVE_MINUTES,
+            ),
+            threshold=0,
+            comparison=above,
+            description="The Clerk secret key or the webhooks belong to another Clerk instance than the table's "
+            "(CLERK_INSTANCE_ID, else the key's): nothing is deleted on Clerk's 404s and such webhooks are refused "
+            "(Svix retries them for ~27 h). Fix the key in the secret, clerk_instance_id in cdk.json, or the "
+            "webhook endpoint in Clerk's dashboard.",
+        )
         if thresholds.webhook_silence_hours:
             hours = thresholds.webhook_silence_hours
             self._alarm(
@@ -355,6 +373,11 @@ class Observability(Construct):
             graph(
                 "Login fallbacks by tier (Clerk unreachable at login)",
                 [service_metric("LoginFallback", label=tier, Tier=tier) for tier in LOGIN_FALLBACK_TIERS],
+            ),
+            graph(
+                "Deletions refused: key of another instance / webhooks of another instance",
+                [service_metric("ClerkInstanceMismatch")],
+                [service_metric("WebhookRejected", label="webhooks of another instance", Reason="other_instance")],
             ),
         )
         dashboard.add_widgets(

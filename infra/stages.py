@@ -56,7 +56,10 @@ class StageConfig(BaseModel):
     # Clerk 429 responses per 5 minutes before the alarm fires (each one is retried with backoff).
     clerk_rate_limited_threshold: int = Field(default=10, ge=1)
 
-    clerk_instance_id: str = ""
+    # The Clerk instance whose data the table holds (ins_...): webhooks of any other instance are refused, and a
+    # key of another instance deletes nothing on Clerk's 404s. Empty: the secret key's own instance is trusted,
+    # which cannot catch a wrong key: set it for every stage that holds real data (docs/decisions/0014).
+    clerk_instance_id: str = Field(default="", pattern=r"^(ins_[A-Za-z0-9]+)?$")
     # Clerk's base URL without the API version: the runtime client adds /v1 (as Clerk's SDKs do).
     clerk_api_url: HttpUrl = HttpUrl(CLERK_API_URL)
     clerk_issuer: HttpUrl

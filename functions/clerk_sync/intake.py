@@ -4,6 +4,10 @@ The order matters: the signature is checked on the raw bytes before anything is 
 and a 2xx is returned only once the event is on the queue (invariant 6). Data-level validation happens
 in the worker, so a genuine Clerk event that our models cannot read lands in the DLQ, replayable,
 instead of being refused and lost (docs/decisions/0002).
+
+An event of another Clerk instance than the table's (CLERK_INSTANCE_ID, else the secret key's) is refused
+with 403, not dropped with a 2xx: the cause may be our own misconfiguration, and Svix retries a refused
+event for about 27 h, so fixing it in time loses nothing (docs/decisions/0014).
 """
 
 from __future__ import annotations
@@ -11,11 +15,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import ValidationError
 
+from clerk_sync.clerk.errors import ClerkError
 from clerk_sync.messages import QueuedEvent
 from clerk_sync.models import Envelope
 from clerk_sync.queue import MessageQueue, QueueUnavailableError, encode
@@ -30,7 +35,7 @@ class IntakeResult:
 
     status: int
     body: dict[str, Any]
-    reason: str  # metric dimension: queued, ignored_type, ignored_instance, invalid_signature, ...
+    reason: str  # metric dimension: queued, ignored_type, other_instance, invalid_signature, ...
     svix_id: str | None = None
     event_type: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -50,13 +55,14 @@ class WebhookIntake:
         verifier: SignatureVerifier,
         queue: MessageQueue,
         *,
-        instance_id: str | None,
+        expected_instance: Callable[[], str | None],
         max_body_bytes: int,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
     ) -> None:
         self._verifier = verifier
         self._queue = queue
-        self._instance_id = instance_id
+        # The accepted instance's id, or None (any); may ask Clerk once and raise ClerkError.
+        self._expected_instance = expected_instance
         self._max_body_bytes = max_body_bytes
         self._clock_ms = clock_ms
         # When this intake (and so its secrets) was built, on the monotonic clock: secrets expire by age.
@@ -85,15 +91,24 @@ class WebhookIntake:
 
         if not envelope.handled:
             return IntakeResult(200, {"status": "ignored"}, "ignored_type", svix_id, event_type)
-        if self._instance_id and envelope.instance_id != self._instance_id:
-            # A development instance must never write into production's table.
+        try:
+            expected = self._expected_instance()
+        except ClerkError as error:
+            # The key's instance cannot be looked up now; Svix retries (nothing is lost).
+            return replace(
+                _error(503, "instance_unknown", "the Clerk instance cannot be checked now, retry later", svix_id),
+                event_type=event_type,
+                extra={"error": type(error).__name__},
+            )
+        if expected is not None and envelope.instance_id != expected:
+            # A development instance must never write into production's table. Ids go to the log, not the body.
             return IntakeResult(
-                200,
-                {"status": "ignored"},
-                "ignored_instance",
+                403,
+                error_body("other_instance", "instance_id: the event is from another instance than this endpoint's"),
+                "other_instance",
                 svix_id,
                 event_type,
-                {"instance_id": envelope.instance_id},
+                {"instance_id": envelope.instance_id, "expected_instance_id": expected},
             )
 
         message = QueuedEvent(svix_id=svix_id, received_at=self._clock_ms(), event=payload)

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from clerk_sync import resources
+from clerk_sync.clerk.instance import INSTANCE_ID_PATTERN
 from clerk_sync.vocabulary import MembershipSyncMode
 
 
@@ -36,23 +37,32 @@ class SecretSettings(_Settings):
     secrets_max_age_seconds: int = Field(default=300, ge=0)
 
 
+class InstanceSettings(_Settings):
+    """The Clerk instance whose data the table holds: CLERK_INSTANCE_ID, or None (then: the secret key's instance).
+
+    The webhook receiver refuses events of any other instance; a 404 through a key of another instance
+    deletes nothing (clerk_sync.sync.instance, docs/decisions/0014).
+    """
+
+    clerk_instance_id: str | None = Field(default=None, pattern=INSTANCE_ID_PATTERN)
+
+    @field_validator("clerk_instance_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return value.strip() or None if isinstance(value, str) else value
+
+
 class WebhookSettings(_Settings):
-    """The webhook receiver: secrets to verify with, instance guard, queue, body limit."""
+    """The webhook receiver: secrets to verify with, queue, body limit (the instance: InstanceSettings)."""
 
     # Clerk calls it CLERK_WEBHOOK_SECRET in older docs and CLERK_WEBHOOK_SIGNING_SECRET in newer ones;
     # each may hold several secrets (space- or comma-separated) while one is being rotated.
     clerk_webhook_secret: Annotated[list[str], NoDecode] = Field(default_factory=list)
     clerk_webhook_signing_secret: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    clerk_instance_id: str | None = None
     events_queue_url: str
     webhook_max_body_bytes: int = Field(default=resources.WEBHOOK_MAX_BODY_BYTES, gt=0, le=200 * 1024)
 
     _split = field_validator("clerk_webhook_secret", "clerk_webhook_signing_secret", mode="before")(_split_list)
-
-    @field_validator("clerk_instance_id", mode="before")
-    @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        return value or None
 
     @property
     def webhook_secrets(self) -> list[str]:

@@ -25,11 +25,16 @@ if TYPE_CHECKING:
     from clerk_sync.clerk.settings import ClerkSettings
     from clerk_sync.intake import IntakeResult, WebhookIntake
     from clerk_sync.queue import SqsEventQueue
-    from clerk_sync.settings import StoreSettings, SyncSettings, WebhookSettings
+    from clerk_sync.settings import InstanceSettings, StoreSettings, SyncSettings, WebhookSettings
     from clerk_sync.store import CallerLimits, JobStore, MembershipSyncClaims, SyncStore, Table
+    from clerk_sync.sync.instance import InstanceGuard
     from clerk_sync.sync.service import SyncService
 
 T = TypeVar("T")
+
+# How long the webhook receiver may wait for `GET /v1/instance` (once per container, CLERK_INSTANCE_ID unset):
+# Svix wants an answer within 15 s, the function times out after 10 s.
+WEBHOOK_INSTANCE_LOOKUP_SECONDS = 3.0
 
 _SINGLETONS: list[functools._lru_cache_wrapper[Any]] = []
 
@@ -60,6 +65,13 @@ def webhook_settings() -> WebhookSettings:
     from clerk_sync.settings import load_webhook_settings
 
     return load_webhook_settings()
+
+
+@singleton
+def instance_settings() -> InstanceSettings:
+    from clerk_sync.settings import InstanceSettings
+
+    return InstanceSettings()
 
 
 @singleton
@@ -185,6 +197,16 @@ def forget_clerk_client() -> None:
     # Not closed: the caller holding it may still be mid-call; its pool goes with it.
     clerk_client.cache_clear()
     clerk_settings.cache_clear()
+    if instance_guard.cache_info().currsize:
+        instance_guard().forget()  # a new key may be another instance's
+
+
+@singleton
+def instance_guard() -> InstanceGuard:
+    """Which instance the key belongs to (looked up on the first 404-driven deletion) against CLERK_INSTANCE_ID."""
+    from clerk_sync.sync.instance import InstanceGuard
+
+    return InstanceGuard(clerk_client, expected=instance_settings().clerk_instance_id)
 
 
 @singleton
@@ -208,9 +230,29 @@ def webhook_intake() -> WebhookIntake:
     return WebhookIntake(
         SignatureVerifier(settings.webhook_secrets),
         SqsEventQueue(sqs_client(), settings.events_queue_url),
-        instance_id=settings.clerk_instance_id,
+        expected_instance=_webhook_instance(),
         max_body_bytes=settings.webhook_max_body_bytes,
     )
+
+
+def _webhook_instance() -> Callable[[], str | None]:
+    """The instance whose events the receiver accepts: CLERK_INSTANCE_ID, else the secret key's (looked up once
+    per container, when the first event arrives), else, with no key configured at all, any instance."""
+    configured = instance_settings().clerk_instance_id
+    if configured:
+        return lambda: configured
+    from clerk_sync.clerk.settings import clerk_key_configured
+
+    if not clerk_key_configured():
+        return lambda: None  # no key, so no Clerk call and no 404 can delete anything here
+
+    def key_instance() -> str | None:
+        guard = instance_guard()
+        if guard.known is None:
+            return guard.expected_instance(deadline=clerk_client().clock() + WEBHOOK_INSTANCE_LOOKUP_SECONDS)
+        return guard.known.id
+
+    return key_instance
 
 
 def receive_webhook(body: bytes, headers: Mapping[str, str]) -> IntakeResult:
@@ -257,4 +299,5 @@ def sync_service() -> SyncService:
         clerk=clerk_client,
         follow_ups=QueuedFollowUps(event_queue()),
         options=options,
+        instance=instance_guard(),
     )

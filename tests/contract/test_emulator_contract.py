@@ -37,6 +37,7 @@ ROUTES: tuple[tuple[str, bool], ...] = (
     ("/organizations/{organization_id}/memberships", True),
     ("/organization_memberships", True),
     ("/jwks", False),
+    ("/instance", False),
 )
 PARAMETERISED = [path for path, _ in ROUTES if "{" in path]
 LISTS = [path for path, paged in ROUTES if paged]
@@ -54,6 +55,7 @@ SPEC_GAPS: frozenset[tuple[str, int]] = frozenset(
         ("/organizations/{organization_id}", 401),
         ("/organizations/{organization_id}/memberships", 404),
         ("/jwks", 401),
+        ("/instance", 401),
     }
 )
 
@@ -179,6 +181,7 @@ SUCCESS_CASES: list[tuple[str, dict[str, Any]]] = [
     ("/organizations/{organization_id}/memberships", {"limit": 500}),
     ("/organization_memberships", {"limit": 500}),
     ("/jwks", {}),
+    ("/instance", {}),
 ]
 
 

@@ -156,3 +156,20 @@ def test_jwks_under_v1_requires_secret_key(clerk: ClerkEmulator, api: httpx.Clie
     assert api.get("/jwks").json() == clerk.jwks
     assert httpx.get(f"{clerk.api_url}/jwks").status_code == 401
     assert httpx.get(f"{clerk.url}/.well-known/jwks.json").json() == clerk.jwks
+
+
+def test_backend_api_instance_is_the_stable_id_every_webhook_carries(clerk: ClerkEmulator) -> None:
+    headers = {"Authorization": f"Bearer {clerk.secret_key}"}
+    first = httpx.get(f"{clerk.api_url}/instance", headers=headers)
+    assert first.status_code == 200
+    body = first.json()
+    assert (body["object"], body["id"], body["environment_type"]) == ("instance", clerk.instance_id, "development")
+    assert httpx.get(f"{clerk.api_url}/instance", headers=headers).json() == body  # stable
+    clerk.create_user()
+    assert {event["payload"]["instance_id"] for event in clerk.events} == {body["id"]}
+
+
+def test_backend_api_instance_of_another_emulator_is_its_own() -> None:
+    with ClerkEmulator(instance_id="ins_otherinstance", environment_type="production") as other:
+        response = httpx.get(f"{other.api_url}/instance", headers={"Authorization": f"Bearer {other.secret_key}"})
+    assert (response.json()["id"], response.json()["environment_type"]) == ("ins_otherinstance", "production")

@@ -115,3 +115,14 @@ def test_knobs_unknown_or_invalid_value_is_rejected(clerk: ClerkEmulator) -> Non
     with pytest.raises(ValidationError):
         clerk.set_knobs(error_statuses=[404])
     assert clerk.knobs == Knobs()
+
+
+def test_rate_limit_storm_answers_every_v1_request_429_with_its_retry_after(
+    clerk: ClerkEmulator, api: httpx.Client
+) -> None:
+    clerk.set_knobs(rate_limit_storm_retry_after_s=30)
+    responses = [api.get(path) for path in ("/users/count", "/users", "/instance", "/organizations")]
+    assert {r.status_code for r in responses} == {429}
+    assert {r.headers["Retry-After"] for r in responses} == {"30"}
+    clerk.set_knobs(rate_limit_storm_retry_after_s=None)
+    assert api.get("/users/count").status_code == 200

@@ -36,6 +36,7 @@ EMITTED_METRICS = {
     "ClerkCallLatency": (),
     "ClerkRateLimited": (),
     "ClerkRetries": (),
+    "ClerkInstanceMismatch": (),
     "SyncCompleted": ("Trigger",),
     "SyncFailed": ("Trigger",),
     "AuthorizerLatency": (),
@@ -57,6 +58,7 @@ ALWAYS_ALARMS = {
     "sync-failure-rate",
     "event-failures",
     "clerk-rate-limited",
+    "clerk-instance-mismatch",
 }
 
 
@@ -167,6 +169,22 @@ def test_clerk_rate_limit_alarm_counts_429s_with_exact_dimensions(synth: Synth, 
         "Period": 300,
     }
     assert alarm["Threshold"] == synth.stacks[stage].stage_config.clerk_rate_limited_threshold
+
+
+def test_instance_mismatch_alarm_fires_on_the_first_refused_deletion_or_webhook(synth: Synth, stage: str) -> None:
+    alarm = _alarms(synth, stage)["clerk-instance-mismatch"]
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "FILL(mismatch, 0) + FILL(other_instance, 0)"
+    stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert stats["mismatch"]["Metric"]["MetricName"] == "ClerkInstanceMismatch"
+    assert stats["mismatch"]["Metric"]["Dimensions"] == [{"Name": "service", "Value": "clerk-sync"}]
+    refused = stats["other_instance"]["Metric"]
+    assert refused["MetricName"] == "WebhookRejected"
+    assert sorted(refused["Dimensions"], key=lambda d: d["Name"]) == [
+        {"Name": "Reason", "Value": "other_instance"},
+        {"Name": "service", "Value": "clerk-sync"},
+    ]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
 
 
 def test_no_webhooks_alarm_treats_silence_as_breaching(synth: Synth) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from infra.stages import StageConfig, StageConfigError, load_stage
 
@@ -242,3 +243,9 @@ def test_load_stage_environment_beyond_lambda_limit_is_rejected() -> None:
     admins = [f"user_{n:027d}" for n in range(100)]  # Clerk ids are ~32 characters
     with pytest.raises(StageConfigError, match=r"environment from this stage is \d+ bytes; Lambda allows 4 KB"):
         load_stage(_with(admin_user_ids=admins), "dev")
+
+
+@pytest.mark.parametrize("value", ["production", "ins_", "INS_123", "ins_12 3"])
+def test_stage_clerk_instance_id_must_be_an_instance_id_or_empty(value: str) -> None:
+    with pytest.raises(ValidationError, match="clerk_instance_id"):
+        StageConfig.model_validate({**MINIMAL_STAGE, "clerk_instance_id": value})

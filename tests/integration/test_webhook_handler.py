@@ -122,19 +122,31 @@ def test_webhook_unknown_event_type_is_ignored_with_200(aws: Any) -> None:
     _assert_nothing_written(aws)
 
 
-def test_webhook_other_instance_is_ignored_and_warned(
+def test_webhook_other_instance_is_refused_403_and_warned(
     aws: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], log_records: Any
 ) -> None:
+    """Refused, not dropped with a 2xx: Svix retries it for ~27 h, so a wrong CLERK_INSTANCE_ID fixed in time loses
+    nothing (docs/decisions/0014). Fails before the change: the event was answered 200 and dropped for good."""
     monkeypatch.setenv("CLERK_INSTANCE_ID", "ins_production")
     body, headers = signed(example("user.created"))  # instance_id ins_123
     response = _call(body, headers)
-    assert (response["statusCode"], response_json(response)) == (200, {"status": "ignored"})
+    assert response["statusCode"] == 403
+    error = response_json(response)["error"]
+    assert error["code"] == "other_instance"
+    assert "ins_" not in error["message"]  # names the field, never echoes the ids
     _assert_nothing_written(aws)
-    [warning] = [record for record in log_records() if record["message"] == "webhook ignored"]
-    assert (warning["level"], warning["reason"], warning["instance_id"]) == ("WARNING", "ignored_instance", "ins_123")
+    [warning] = [record for record in log_records() if record["message"].startswith("webhook refused")]
+    assert (warning["level"], warning["reason"]) == ("WARNING", "other_instance")
+    assert (warning["instance_id"], warning["expected_instance_id"]) == ("ins_123", "ins_production")
     output = capsys.readouterr().out
-    assert '"WebhookIgnored"' in output
-    assert '"Reason":"ignored_instance"' in output
+    assert '"WebhookRejected"' in output
+    assert '"Reason":"other_instance"' in output
+
+
+def test_webhook_without_instance_id_or_clerk_key_accepts_any_instance(aws: Any) -> None:
+    """No CLERK_INSTANCE_ID and no Clerk key: nothing to compare with and no 404 can delete anything here."""
+    body, headers = signed(example("user.created"))
+    assert _call(body, headers)["statusCode"] == 202
 
 
 def test_webhook_matching_instance_is_queued(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from clerk_sync.clerk.errors import (
     ClerkBadRequestError,
     ClerkError,
+    ClerkInstanceMismatchError,
     ClerkNotFoundError,
     ClerkRateLimitedError,
     ClerkResponseError,
@@ -27,6 +28,8 @@ from clerk_sync.vocabulary import error_body
 # Retry-After when the cause gives none: Clerk's rate window is 10 s; outages rarely clear faster.
 _RATE_LIMITED_RETRY_AFTER = 10
 _UNAVAILABLE_RETRY_AFTER = 5
+# A key of another instance needs an operator; retrying sooner only repeats the answer (it is cached, no Clerk call).
+_MISMATCH_RETRY_AFTER = 60
 
 
 @dataclass
@@ -55,6 +58,10 @@ def from_exception(error: Exception) -> ApiError | None:
 
 
 def _from_clerk(error: ClerkError) -> ApiError:
+    if isinstance(error, ClerkInstanceMismatchError):
+        # Nothing was deleted: Clerk's 404 came through a key of another instance than this table's.
+        message = "clerk-sync's Clerk key belongs to another instance; nothing was changed"
+        return ApiError(503, "clerk_instance_mismatch", message, _MISMATCH_RETRY_AFTER)
     if isinstance(error, ClerkNotFoundError):
         return ApiError(404, "not_found", "Clerk has no such user, organization or membership")
     if isinstance(error, ClerkRateLimitedError):

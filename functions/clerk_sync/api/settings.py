@@ -21,8 +21,10 @@ class AccessSettings(_Settings):
     admin_user_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # `key=value` on the stored user's public_metadata that makes them a platform admin; empty disables it.
     admin_metadata_flag: str = "role=admin"
-    # The sync routes run under API Gateway's 30 s integration limit; leave room to answer.
-    api_sync_budget_seconds: float = Field(default=25.0, gt=0, le=28)
+    # Clerk time per sync route (retries and Retry-After waits included; a wait that would end later gives up at
+    # once with 429). The whole request must answer before API Gateway's 30 s cut: authorizer (login budget 1.5 s)
+    # + this + one attempt's connect overshoot (2 s) + the writes, so 10 s leaves ~15 s for writes and cold starts.
+    api_sync_budget_seconds: float = Field(default=10.0, gt=0, le=20)
     # Clerk's limit (100 / 10 s development, 1,000 / 10 s production) is shared with the customer's backend.
     sync_caller_limit: int = Field(default=1, ge=1, le=1000)
     sync_caller_window_seconds: int = Field(default=10, ge=1, le=3600)

@@ -13,6 +13,7 @@ from clerk_sync.clerk.errors import (
     ClerkBadRequestError,
     ClerkDeadlineExceededError,
     ClerkError,
+    ClerkInstanceMismatchError,
     ClerkNotFoundError,
     ClerkRateLimitedError,
     ClerkResponseError,
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         MetricsSink,
         Page,
     )
+    from clerk_sync.clerk.instance import ClerkInstance
     from clerk_sync.clerk.settings import ClerkSettings, load_clerk_settings
 
 # Name -> module it is loaded from on first access (PEP 562).
@@ -39,6 +41,7 @@ _LAZY = {
     "Listing": "clerk_sync.clerk.client",
     "MetricsSink": "clerk_sync.clerk.client",
     "Page": "clerk_sync.clerk.client",
+    "ClerkInstance": "clerk_sync.clerk.instance",
     "ClerkSettings": "clerk_sync.clerk.settings",
     "load_clerk_settings": "clerk_sync.clerk.settings",
 }
@@ -48,6 +51,8 @@ __all__ = [
     "ClerkClient",
     "ClerkDeadlineExceededError",
     "ClerkError",
+    "ClerkInstance",
+    "ClerkInstanceMismatchError",
     "ClerkNotFoundError",
     "ClerkRateLimitedError",
     "ClerkResponseError",

@@ -36,6 +36,7 @@ from clerk_sync.clerk.errors import (
     error_for_status,
     redact,
 )
+from clerk_sync.clerk.instance import ClerkInstance
 from clerk_sync.clerk.retry import (
     Clock,
     RetryPolicy,
@@ -223,6 +224,12 @@ class ClerkClient:
         return view
 
     # --- single resources -------------------------------------------------------------------------
+
+    def get_instance(self, *, deadline: float | None = None, timeout_budget: float | None = None) -> ClerkInstance:
+        """`GET /instance`: the instance this secret key belongs to (id, development or production)."""
+        operation = "GetInstance"
+        response = self._get(operation, "/instance", None, self._deadline(deadline, timeout_budget))
+        return _parse_model(operation, ClerkInstance, _json(operation, response))
 
     def get_user(self, user_id: str, *, deadline: float | None = None, timeout_budget: float | None = None) -> User:
         """`GET /users/{user_id}`; ClerkNotFoundError means the user was deleted."""
@@ -428,6 +435,9 @@ class ClerkClient:
             remaining = deadline - started
             if remaining <= 0:
                 self._give_up(operation, last, attempts, "deadline")
+                if isinstance(last, ClerkRateLimitedError):
+                    # A backoff that overslept the deadline: still "slow down", with Clerk's Retry-After.
+                    raise last from None
                 raise ClerkDeadlineExceededError(
                     "deadline passed before the request could be sent",
                     operation=operation,

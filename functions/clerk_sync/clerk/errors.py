@@ -7,7 +7,9 @@
      ├── ClerkRateLimitedError             429 still returned when attempts or the deadline ran out; `retry_after`
      ├── ClerkUnavailableError             5xx, timeout or connection error still there when attempts ran out
      │    └── ClerkDeadlineExceededError   the caller's deadline left no time for the first or the next attempt
-     └── ClerkResponseError                a 2xx whose body we cannot use (not JSON, not our models' shape)
+     ├── ClerkResponseError                a 2xx whose body we cannot use (not JSON, not our models' shape)
+     └── ClerkInstanceMismatchError        not a call's failure: the key belongs to another instance than the
+                                           expected one, so its 404s prove nothing (raised by the instance guard)
 
 "Gave up because of 429s" is a `ClerkRateLimitedError` whether attempts or the deadline ran out: the caller
 should slow down, not treat Clerk as down. `ClerkDeadlineExceededError` is a kind of unavailability: Clerk
@@ -98,6 +100,20 @@ class ClerkDeadlineExceededError(ClerkUnavailableError):
 
 class ClerkResponseError(ClerkError):
     """A 2xx whose body is not JSON or does not fit the model; never retried (it would parse the same)."""
+
+
+class ClerkInstanceMismatchError(ClerkError):
+    """The secret key belongs to `key_instance`, not to `expected_instance`: a 404 through it proves nothing.
+
+    Raised before a 404-driven tombstone or removal, so nothing is deleted; an operator must fix
+    CLERK_SECRET_KEY or CLERK_INSTANCE_ID. Instance ids are not secrets, but they stay out of the message
+    (it can reach API clients); the guard logs them.
+    """
+
+    def __init__(self, *, key_instance: str, expected_instance: str, operation: str = "GetInstance") -> None:
+        self.key_instance = key_instance
+        self.expected_instance = expected_instance
+        super().__init__("the secret key belongs to another Clerk instance than CLERK_INSTANCE_ID", operation=operation)
 
 
 def error_for_status(

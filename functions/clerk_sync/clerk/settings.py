@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -61,6 +63,11 @@ class ClerkSettings(BaseSettings):
             base_seconds=self.clerk_backoff_base_seconds,
             cap_seconds=self.clerk_backoff_cap_seconds,
         )
+
+
+def clerk_key_configured() -> bool:
+    """Whether a Clerk secret key is configured at all (secret or environment), without validating or using it."""
+    return bool(load_secrets(SecretSettings()).get("CLERK_SECRET_KEY") or os.environ.get("CLERK_SECRET_KEY"))
 
 
 def load_clerk_settings() -> ClerkSettings:

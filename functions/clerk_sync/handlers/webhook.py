@@ -29,8 +29,11 @@ def _record(result: IntakeResult) -> None:
         logger.info("webhook enqueued", extra=fields)
     elif result.reason.startswith("ignored"):
         count("WebhookIgnored", Reason=result.reason)
-        log = logger.warning if result.reason == "ignored_instance" else logger.info
-        log("webhook ignored", extra=fields)
+        logger.info("webhook ignored", extra=fields)
+    elif result.reason == "other_instance":
+        # A misrouted endpoint or a wrong CLERK_INSTANCE_ID / key: Svix retries it ~27 h, so this can be fixed.
+        count("WebhookRejected", Reason=result.reason)
+        logger.warning("webhook refused: another clerk instance", extra=fields)
     elif result.status >= 500:
         count("WebhookRejected", Reason=result.reason)
         logger.error("webhook not enqueued", extra=fields)

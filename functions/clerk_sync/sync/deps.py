@@ -12,7 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from clerk_sync.clerk.errors import ClerkRateLimitedError, ClerkUnauthorizedError, ClerkUnavailableError
+from clerk_sync.clerk.errors import (
+    ClerkInstanceMismatchError,
+    ClerkRateLimitedError,
+    ClerkUnauthorizedError,
+    ClerkUnavailableError,
+)
 from clerk_sync.items import WriteContext
 from clerk_sync.reports import SyncReport
 from clerk_sync.vocabulary import MembershipSyncMode, SyncSource
@@ -21,9 +26,11 @@ if TYPE_CHECKING:
     from clerk_sync.clerk.client import ClerkClient
     from clerk_sync.store import JobStore, MembershipSyncClaims, SyncStore
     from clerk_sync.sync.followups import FollowUps
+    from clerk_sync.sync.instance import InstanceGuard
 
-# What "Clerk cannot be reached" means for the fallbacks: down, slow, rate limiting, or refusing our key.
-CLERK_UNREACHABLE = (ClerkUnavailableError, ClerkRateLimitedError, ClerkUnauthorizedError)
+# What "Clerk cannot be reached" means for the fallbacks: down, slow, rate limiting, refusing our key, or our key
+# being another instance's (its answers, 404s above all, cannot be trusted).
+CLERK_UNREACHABLE = (ClerkUnavailableError, ClerkRateLimitedError, ClerkUnauthorizedError, ClerkInstanceMismatchError)
 
 
 def now_ms() -> int:
@@ -60,7 +67,7 @@ class SyncRun:
 @dataclass(frozen=True)
 class SyncDeps:
     """The repositories, Clerk (as a provider: paths that never call Clerk never build a client), the follow-ups
-    port, the options and the clocks."""
+    port, the options, the clocks and the instance guard every 404-driven deletion asks first."""
 
     store: SyncStore
     jobs: JobStore
@@ -70,12 +77,21 @@ class SyncDeps:
     options: SyncOptions = field(default_factory=SyncOptions)
     clock_ms: Callable[[], int] = now_ms
     monotonic: Callable[[], float] = time.monotonic
+    # None only for services built without Clerk, which never see a 404 (SyncService builds one otherwise).
+    instance: InstanceGuard | None = None
 
     @property
     def clerk(self) -> ClerkClient:
         if self.clerk_provider is None:
             raise ClerkNotConfiguredError("this SyncService has no Clerk client")
         return self.clerk_provider()
+
+    def trust_not_found(self, deadline: float | None = None) -> None:
+        """Before deleting on Clerk's 404 (or on its not listing something): raises unless the key is the expected
+        instance's (`ClerkInstanceMismatchError`), or when that cannot be known now (the lookup's `ClerkError`)."""
+        if self.instance is None:
+            raise ClerkNotConfiguredError("this SyncService has no Clerk client")
+        self.instance.check(deadline=deadline)
 
     def deadline_in(self, seconds: float) -> float:
         """An absolute deadline `seconds` from now on the Clerk client's clock."""

@@ -3,7 +3,9 @@
 A fresh stored record costs one read and no Clerk call; otherwise Clerk within the login's deadline, and when Clerk
 cannot be reached the fallbacks, each logged at WARN: the record on file however old (`stale`), else a provisional
 record from the verified token's claims (version 0, replaced by any real version) and a queued real sync. After
-a failure the login pause (login_pause.py) sends the container's next logins straight to the fallbacks.
+a failure the login pause (login_pause.py) sends the container's next logins straight to the fallbacks. A 404
+deletes the user only when the instance guard trusts it (sync/instance.py); a key of another instance falls back
+as Clerk unreachable does.
 """
 
 from __future__ import annotations
@@ -82,10 +84,12 @@ class LoginSync:
             return self._fallback(user_id, stored, claims or {}, ctx, error=paused, calls=0)
         clerk = self._deps.clerk.metered()
         try:
-            user = clerk.get_user(user_id, deadline=deadline)
-        except ClerkNotFoundError:
-            self._writes.delete_user(user_id, ctx, SyncSource.LOGIN)
-            return LoginUser(store.get_user(user_id), "deleted", clerk.spent.requests)
+            try:
+                user = clerk.get_user(user_id, deadline=deadline)
+            except ClerkNotFoundError:
+                # The instance guard may refuse the 404 (another instance's key) or not know yet: a fallback then.
+                self._writes.delete_user(user_id, ctx, SyncSource.LOGIN, deadline=deadline)
+                return LoginUser(store.get_user(user_id), "deleted", clerk.spent.requests)
         except CLERK_UNREACHABLE as error:
             self._pause.start(error)
             return self._fallback(user_id, stored, claims or {}, ctx, error=error, calls=clerk.spent.requests)

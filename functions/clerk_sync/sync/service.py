@@ -1,8 +1,9 @@
 """SyncService: the one entry to the sync layer for the worker, the API, the authorizer and the CLI.
 
 A thin facade: it builds the use cases from its collaborators and hands each call to the one that owns it. It
-receives the store and the Clerk client (as a provider, so paths that never call Clerk never build one), builds
-no clients and reads no environment, so tests pass moto-backed or fake collaborators.
+receives the store, the Clerk client (as a provider, so paths that never call Clerk never build one) and the
+instance guard its 404-driven deletions ask first (sync/instance.py), builds no clients and reads no
+environment, so tests pass moto-backed or fake collaborators.
 
 Clerk request costs: `full_user_sync` is 1 + ceil(M/500) (M memberships; an empty list is one request),
 `sync_organization_members` 1 + ceil(N/500), `sync_membership` 1, `sync_user` / `sync_organization` 1.
@@ -18,6 +19,7 @@ from clerk_sync.outcomes import WriteResult
 from clerk_sync.store import JobStore, MembershipSyncClaims, SyncStore
 from clerk_sync.sync.deps import SyncDeps, SyncOptions, now_ms
 from clerk_sync.sync.events import EventSync
+from clerk_sync.sync.instance import InstanceGuard
 from clerk_sync.sync.login import LoginSync, LoginUser
 from clerk_sync.sync.login_pause import LoginPause
 from clerk_sync.sync.lookups import CallerRecords, Lookups
@@ -49,6 +51,7 @@ class SyncService:
         options: SyncOptions | None = None,
         clock_ms: Callable[[], int] = now_ms,
         monotonic: Callable[[], float] = time.monotonic,
+        instance: InstanceGuard | None = None,
     ) -> None:
         if follow_ups is None:
             from clerk_sync.queue import QueuedFollowUps
@@ -63,6 +66,8 @@ class SyncService:
             options=options or SyncOptions(),
             clock_ms=clock_ms,
             monotonic=monotonic,
+            # Without one, the key's own instance is the expected one: 404s are trusted once it is known.
+            instance=instance or (InstanceGuard(clerk) if clerk is not None else None),
         )
         writes = Writes(deps)
         self._deps = deps
@@ -81,6 +86,11 @@ class SyncService:
     @property
     def clerk(self) -> ClerkClient:
         return self._deps.clerk
+
+    @property
+    def instance(self) -> InstanceGuard | None:
+        """The guard its 404-driven deletions ask first (None without Clerk)."""
+        return self._deps.instance
 
     def deadline_in(self, seconds: float) -> float:
         """An absolute deadline `seconds` from now on the Clerk client's clock."""

@@ -67,6 +67,8 @@ class Writes:
             self._deps.follow_ups.cascade_pass(user_id, report.trigger, run.ctx.now_ms)
 
     def remove_unlisted(self, run: SyncRun, org_id: str, user_id: str, listed_at: int) -> None:
+        # Another instance's key lists none of ours: only the expected instance's listing removes (0014).
+        self._deps.trust_not_found(run.deadline)
         result = self._deps.store.remove_unlisted_membership(org_id, user_id, listed_at, run.ctx)
         if result.outcome is Outcome.APPLIED:
             run.report.add("membership", membership_id(org_id, user_id), ChangeOutcome.REMOVED)
@@ -85,8 +87,9 @@ class Writes:
         if store.get_user(user_id) is None and not store.user_memberships(user_id):
             logger.info("user not found in clerk and not on record", extra={"user_id": user_id})
             return
+        self._deps.trust_not_found(run.deadline)
         logger.warning("user not found in clerk: marking deleted", extra={"user_id": user_id})
-        self.delete_user(user_id, run.ctx, run.report.trigger)
+        self._tombstone_user(user_id, run.ctx, run.report.trigger)
         run.report.add("user", user_id, ChangeOutcome.DELETED)
 
     def organization_gone(self, run: SyncRun, org_id: str) -> None:
@@ -97,12 +100,20 @@ class Writes:
         if not known:  # a mistyped id or a slug: nothing of ours to mark
             logger.info("organization not found in clerk and not on record", extra={"org_id": org_id})
             return
+        self._deps.trust_not_found(run.deadline)
         logger.warning("organization not found in clerk: marking deleted", extra={"org_id": org_id})
         store.delete_organization(org_id, run.ctx)
         run.report.add("organization", org_id, ChangeOutcome.DELETED)
 
-    def delete_user(self, user_id: str, ctx: WriteContext, source: SyncSource) -> WriteResult:
-        """Tombstones the user (cascading at once) and queues the delayed second pass of the cascade (0004)."""
+    def delete_user(
+        self, user_id: str, ctx: WriteContext, source: SyncSource, *, deadline: float | None = None
+    ) -> WriteResult:
+        """Clerk's 404 for the user: tombstones it (cascading at once) and queues the delayed second pass of the
+        cascade (0004), once the instance guard trusts the 404 (0014)."""
+        self._deps.trust_not_found(deadline)
+        return self._tombstone_user(user_id, ctx, source)
+
+    def _tombstone_user(self, user_id: str, ctx: WriteContext, source: SyncSource) -> WriteResult:
         result = self._deps.store.delete_user(user_id, ctx)
         self._deps.follow_ups.cascade_pass(user_id, source, ctx.now_ms)
         return result

@@ -66,6 +66,7 @@ class Target:
     api_url: str | None = None
     scrub_pii_on_delete: bool = True
     store_private_metadata: bool = False
+    instance_id: str | None = None  # CLERK_INSTANCE_ID of the stage or stack: 404s delete only through its key
 
     @property
     def policy(self) -> ItemPolicy:
@@ -106,11 +107,13 @@ class Target:
     def sync_service(self) -> SyncService:
         """The runtime's sync layer on this target: its table, its queue for follow-ups, its Clerk."""
         from clerk_sync.queue import QueuedFollowUps, SqsEventQueue
+        from clerk_sync.sync.instance import InstanceGuard
         from clerk_sync.sync.service import SyncService
 
         clerk = self.clerk_client()
         queue = SqsEventQueue(self.aws.client("sqs"), self.queue_url)
-        return SyncService(self.store(), clerk=lambda: clerk, follow_ups=QueuedFollowUps(queue))
+        guard = InstanceGuard(lambda: clerk, expected=self.instance_id)
+        return SyncService(self.store(), clerk=lambda: clerk, follow_ups=QueuedFollowUps(queue), instance=guard)
 
 
 def from_ready_file(path: Path) -> Target:
@@ -134,6 +137,7 @@ def from_ready(ready: ReadyInfo, description: str = "the local stack") -> Target
         clerk_secret_key=secret_key,
         emulator_admin_url=ready.emulator_admin_url,
         api_url=ready.api_url,
+        instance_id=ready.instance_id,
     )
 
 
@@ -176,6 +180,7 @@ def from_stage(name: str, cdk_json: Path = Path("cdk.json")) -> Target:
         api_url=outputs.get("ApiUrl"),
         scrub_pii_on_delete=stage.scrub_pii_on_delete,
         store_private_metadata=stage.store_private_metadata,
+        instance_id=stage.clerk_instance_id or None,
     )
 
 

@@ -41,6 +41,7 @@ IMPLEMENTED_BACKEND_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/organizations/{organization_id}/memberships"),
     ("GET", "/organization_memberships"),
     ("GET", "/jwks"),
+    ("GET", "/instance"),
 )
 
 MAX_LIMIT = 500
@@ -200,6 +201,9 @@ def backend_routes(emulator: ClerkEmulator) -> list[BaseRoute]:
     async def jwks(request: Request) -> Response:
         return JSONResponse(emulator.jwks)
 
+    async def instance(request: Request) -> Response:
+        return JSONResponse(emulator.instance)
+
     handlers: dict[str, Handler] = {
         "/users": list_users,
         "/users/count": count_users,
@@ -210,6 +214,7 @@ def backend_routes(emulator: ClerkEmulator) -> list[BaseRoute]:
         "/organizations/{organization_id}/memberships": organization_memberships,
         "/organization_memberships": all_memberships,
         "/jwks": jwks,
+        "/instance": instance,
     }
     return [Route(f"/v1{path}", handlers[path], methods=[method]) for method, path in IMPLEMENTED_BACKEND_ROUTES]
 

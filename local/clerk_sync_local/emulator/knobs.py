@@ -39,6 +39,8 @@ class Knobs(BaseModel):
     # Requests per window; accepts "off", "development" (100), "production" (1000) or a number.
     rate_limit: int | None = Field(default=None, ge=1)
     rate_limit_window_s: float = Field(default=10.0, gt=0)
+    # A 429 storm: every authenticated /v1 request gets 429 with this Retry-After (seconds), whatever the limit.
+    rate_limit_storm_retry_after_s: int | None = Field(default=None, ge=0)
 
     # Webhooks
     webhook_delay_ms: int = Field(default=0, ge=0)
@@ -154,6 +156,8 @@ class FaultInjector:
     def after_auth(self) -> errors.EmulatorError | None:
         """Rate limit, then the error rate, for an authenticated request."""
         knobs = self._knobs
+        if knobs.rate_limit_storm_retry_after_s is not None:
+            return errors.RateLimitedError(knobs.rate_limit_storm_retry_after_s)
         if knobs.rate_limit is not None:
             retry_after = self.rate_limiter.acquire(knobs.rate_limit, knobs.rate_limit_window_s)
             if retry_after is not None:

@@ -63,6 +63,7 @@ class ClerkEmulator(HttpService):
         webhook_secret: str = DEFAULT_WEBHOOK_SECRET,
         webhook_url: str | None = None,
         instance_id: str = "ins_emulator",
+        environment_type: str = "development",
         issuer: str | None = None,
         authorized_party: str | None = DEFAULT_AUTHORIZED_PARTY,
         seed: int | None = None,
@@ -75,7 +76,9 @@ class ClerkEmulator(HttpService):
         # seed=None: fresh entropy; an int makes ids, fault dice and shuffles reproducible.
         master = random.Random(seed)
         self.secret_key = secret_key
+        # One stable id per emulator: `GET /v1/instance` answers it and every webhook payload carries it.
         self.instance_id = instance_id
+        self.environment_type = environment_type
         self.authorized_party = authorized_party
         self._issuer = issuer
         self._ids = IdGenerator(random.Random(master.getrandbits(64)))
@@ -108,6 +111,17 @@ class ClerkEmulator(HttpService):
         """Stop the webhook sender and the HTTP server; idempotent."""
         self.webhooks.stop()
         super().stop()
+
+    @property
+    def instance(self) -> dict[str, Any]:
+        """`GET /v1/instance`: what Clerk says about the instance the secret key belongs to."""
+        return {
+            "object": "instance",
+            "id": self.instance_id,
+            "environment_type": self.environment_type,
+            "allowed_origins": [self.authorized_party] if self.authorized_party else None,
+            "workspace_id": None,
+        }
 
     @property
     def api_url(self) -> str:

@@ -29,6 +29,7 @@ from clerk_sync.vocabulary import METRICS_NAMESPACE, SERVICE_NAME
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.server import DEFAULT_AUTHORIZED_PARTY
 from clerk_sync_local.gateway import Gateway
+from clerk_sync_local.gateway.http_api import INTEGRATION_TIMEOUT_SECONDS
 from clerk_sync_local.gateway.invoke import import_handler
 from clerk_sync_local.stack.clerk_target import RealClerk
 from clerk_sync_local.stack.console import StackConsole
@@ -104,7 +105,7 @@ class LocalStack:
         authorizer_cache_ttl: float = DEFAULT_AUTHORIZER_CACHE_TTL,
         batching_window_seconds: float = EVENT_QUEUE.batching_window_seconds,
         retry_delay_seconds: int = 1,
-        integration_timeout: float = 30.0,
+        integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
         signing_key_pem: str | None = None,
     ) -> None:
         self._port, self._clerk_port, self._aws_port = port, clerk_port, aws_port
@@ -390,9 +391,11 @@ class LocalStack:
         if real is not None:
             admins = real.admin_user_ids
             clerk_url, issuer, admin = real.api_url, real.issuer, admins[0] if admins else None
+            instance_id = self._real_value("CLERK_INSTANCE_ID")
         else:
             clerk = _running(emulator, "the emulator")
             clerk_url, issuer, admin = clerk.url, clerk.issuer, self.identities.admin_user_id
+            instance_id = clerk.instance_id
         return ReadyInfo(
             api_url=gateway.url,
             webhook_url=gateway.webhook_url,
@@ -400,6 +403,7 @@ class LocalStack:
             clerk_api_url=clerk_url,
             clerk_secret_key=None if real is not None else self.clerk_secret_key,
             clerk_issuer=issuer,
+            instance_id=instance_id,
             emulator_admin_url=f"{emulator.url}/_emulator" if emulator is not None else None,
             aws_endpoint_url=moto.endpoint_url,
             region=moto.region,

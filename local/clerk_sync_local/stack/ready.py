@@ -34,6 +34,9 @@ class ReadyInfo(BaseModel):
     clerk_api_url: str
     clerk_secret_key: str | None  # None in real-Clerk mode: a live key is never written to disk
     clerk_issuer: str
+    # The Clerk instance the handlers accept (CLERK_INSTANCE_ID): the emulator's; with real Clerk, as configured
+    # (None: the secret key's own instance, looked up by the handlers).
+    instance_id: str | None = None
     emulator_admin_url: str | None
     aws_endpoint_url: str
     region: str

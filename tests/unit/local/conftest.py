@@ -109,6 +109,7 @@ def ready_info(**changes: Any) -> ReadyInfo:
         "clerk_api_url": "http://127.0.0.1:2",
         "clerk_secret_key": "sk_test_emulator",
         "clerk_issuer": "http://127.0.0.1:2",
+        "instance_id": "ins_emulator",
         "emulator_admin_url": "http://127.0.0.1:2/_emulator",
         "aws_endpoint_url": "http://127.0.0.1:3",
         "region": "us-east-1",

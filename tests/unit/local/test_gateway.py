@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 
 from clerk_sync_local.gateway import Gateway
+from clerk_sync_local.gateway.http_api import INTEGRATION_TIMEOUT_SECONDS
 from clerk_sync_local.gateway.invoke import FunctionInvoker
+from clerk_sync_local.stack.local_stack import LocalStack
 from infra.endpoints import HANDLERS
 from tests.unit.local.conftest import AsgiClient, FakeClock, FakeFunctions, sleep_then
 
@@ -254,3 +257,23 @@ def test_gateway_own_answers_carry_a_request_id(make_client: Client) -> None:
 def test_gateway_unsupported_identity_source_is_refused_at_construction() -> None:
     with pytest.raises(ValueError, match="unsupported identity source"):
         Gateway(identity_sources=["$request.querystring.token"])
+
+
+def test_gateway_slow_authorizer_is_503_after_timeout_without_calling_the_route(
+    make_client: Client, functions: FakeFunctions
+) -> None:
+    functions.answers["authorizer"] = sleep_then(1.0, {"isAuthorized": True, "context": {}})
+    started = time.perf_counter()
+    response = make_client(integration_timeout=0.2).post("/api/sync/user", headers=AUTH)
+    assert (response.status_code, response.json()) == (503, {"message": "Service Unavailable"})
+    assert "Retry-After" not in response.headers  # a bare 503, as API Gateway cuts: what the runtime must avoid
+    assert time.perf_counter() - started < 0.9
+    assert functions.events["sync_api"] == []
+
+
+def test_gateway_and_local_stack_cut_at_api_gateways_30_seconds_by_default() -> None:
+    """The local stack must cut where API Gateway does, or a route slower than 30 s would pass locally."""
+    assert INTEGRATION_TIMEOUT_SECONDS == 30.0
+    gateway_default = inspect.signature(Gateway).parameters["integration_timeout"].default
+    stack_default = inspect.signature(LocalStack).parameters["integration_timeout"].default
+    assert gateway_default == stack_default == INTEGRATION_TIMEOUT_SECONDS

@@ -18,6 +18,7 @@ CONTRACT_KEYS = {
     "clerk_api_url",
     "clerk_secret_key",
     "clerk_issuer",
+    "instance_id",
     "emulator_admin_url",
     "aws_endpoint_url",
     "region",
