@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,12 @@ from clerk_sync_local.stack.ready import ReadyInfo, read_ready_file
 
 START_TIMEOUT_SECONDS = 90.0
 CONVERGE_TIMEOUT_SECONDS = 30.0
+CLI: tuple[str, ...] = (sys.executable, "-m", "clerk_sync_local.cli")
 
 
-def local_up(ready_file: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+def local_up(ready_file: Path, log: Path, *extra: str, cli: Sequence[str] = CLI) -> subprocess.Popen[bytes]:
     """`clerk-sync local up --port 0 --ready-file ...` as a subprocess of this interpreter."""
-    command = [sys.executable, "-m", "clerk_sync_local.cli", "local", "up", "--port", "0"]
+    command = [*cli, "local", "up", "--port", "0"]
     env = {name: value for name, value in os.environ.items() if not name.startswith("CLERK_")}
     with log.open("wb") as output:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -103,11 +105,11 @@ class Stack:
         return self.store.get_user(user_id)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("local-stack")
+@contextmanager
+def running_stack(workdir: Path, *extra: str, cli: Sequence[str] = CLI) -> Iterator[Stack]:
+    """A `local up` subprocess in `workdir` (ready file, whole log), seen as a `Stack`; stopped with SIGINT after."""
     ready_file, log = workdir / "ready.json", workdir / "local-up.log"
-    process = local_up(ready_file, log)
+    process = local_up(ready_file, log, *extra, cli=cli)
     try:
         ready = wait_for_ready_file(process, ready_file, log)
         assert ready.emulator_admin_url is not None
@@ -126,6 +128,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         if process.poll() is None:
             interrupt(process)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("local-stack")) as running:
+        yield running
 
 
 @pytest.fixture
