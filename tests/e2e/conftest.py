@@ -13,7 +13,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,14 +31,19 @@ from clerk_sync_local.stack.ready import ReadyInfo, read_ready_file
 
 START_TIMEOUT_SECONDS = 90.0
 CONVERGE_TIMEOUT_SECONDS = 30.0
+CLI: tuple[str, ...] = (sys.executable, "-m", "clerk_sync_local.cli")
 
 
 def local_up(
-    ready_file: Path, log: Path, *extra: str, environment: dict[str, str] | None = None
+    ready_file: Path,
+    log: Path,
+    *extra: str,
+    cli: Sequence[str] = CLI,
+    environment: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """`clerk-sync local up --port 0 --ready-file ...` as a subprocess of this interpreter; `environment` adds
     variables the stack's functions read."""
-    command = [sys.executable, "-m", "clerk_sync_local.cli", "local", "up", "--port", "0"]
+    command = [*cli, "local", "up", "--port", "0"]
     env = {name: value for name, value in os.environ.items() if not name.startswith("CLERK_")}
     env.update(environment or {})
     with log.open("wb") as output:
@@ -107,13 +113,13 @@ class Stack:
         return self.store.get_user(user_id)
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("local-stack")
+@contextmanager
+def running_stack(
+    workdir: Path, *extra: str, cli: Sequence[str] = CLI, environment: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
+    """A `local up` subprocess in `workdir` (ready file, whole log), seen as a `Stack`; stopped with SIGINT after."""
     ready_file, log = workdir / "ready.json", workdir / "local-up.log"
-    # The tests share this stack's few users and sync them again and again; the per-caller limit at its
-    # defaults is tested on a stack of its own (test_e2e_caller_limit.py).
-    process = local_up(ready_file, log, environment={"SYNC_CALLER_LIMIT": "1000"})
+    process = local_up(ready_file, log, *extra, cli=cli, environment=environment)
     try:
         ready = wait_for_ready_file(process, ready_file, log)
         assert ready.emulator_admin_url is not None
@@ -132,6 +138,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         if process.poll() is None:
             interrupt(process)
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    # The tests share this stack's few users and sync them again and again; the per-caller limit at its
+    # defaults is tested on a stack of its own (test_e2e_caller_limit.py).
+    with running_stack(tmp_path_factory.mktemp("local-stack"), environment={"SYNC_CALLER_LIMIT": "1000"}) as running:
+        yield running
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -17,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
+from clerk_sync.messages import SyncTarget
 from clerk_sync.observability import logger as powertools_logger
 from clerk_sync.resources import EVENT_QUEUE
+from clerk_sync.vocabulary import EVENT_TYPES
 from clerk_sync_local.gateway.invoke import Handler
 
 LOCAL_LOGGER: Final = "clerk_sync_local"
@@ -48,8 +51,22 @@ class MessageReport:
         return f"{self.subject} → failed: {self.outcome} (receive {self.receive_count}/{limit}, {retry})"
 
 
+# What a line may echo from a message body: an id, a sync target or an event type, never any other text (a
+# poison message may carry anything, emails included).
+_ID = re.compile(r"[a-z]{1,16}_[A-Za-z0-9]{1,64}")
+_SYNC_TARGETS = frozenset(target.value for target in SyncTarget)
+
+
+def _shown(value: Any, allowed: Callable[[str], bool]) -> str:
+    return value if isinstance(value, str) and allowed(value) else "?"
+
+
+def _is_id(value: str) -> bool:
+    return _ID.fullmatch(value) is not None
+
+
 def describe(body: str) -> tuple[str, str, str | None]:
-    """(kind, subject, svix_id) of a queue message body, as far as it can be read."""
+    """(kind, subject, svix_id) of a queue message body, as far as it can be read; only ids and names are echoed."""
     try:
         data = json.loads(body)
     except ValueError:
@@ -57,15 +74,17 @@ def describe(body: str) -> tuple[str, str, str | None]:
     if not isinstance(data, dict):
         return "unknown", "unreadable message", None
     if data.get("kind") == "sync":
-        subject = data.get("user_id") or data.get("org_id") or data.get("job_id") or ""
-        return "sync", f"sync {data.get('target', '?')} {subject}".rstrip(), None
+        subject = data.get("user_id") or data.get("org_id") or data.get("job_id")
+        target = _shown(data.get("target"), _SYNC_TARGETS.__contains__)
+        return "sync", f"sync {target} {_shown(subject, _is_id) if subject else ''}".rstrip(), None
     event = data.get("event")
     if not isinstance(event, dict):
         return "unknown", "unreadable message", None
     payload = event.get("data") if isinstance(event.get("data"), dict) else {}
-    entity = payload.get("id", "") if isinstance(payload, dict) else ""
+    entity = payload.get("id") if isinstance(payload, dict) else None
     svix_id = data.get("svix_id") if isinstance(data.get("svix_id"), str) else None
-    return "event", f"{event.get('type', '?')} {entity}".rstrip(), svix_id
+    event_type = _shown(event.get("type"), EVENT_TYPES.__contains__)
+    return "event", f"{event_type} {_shown(entity, _is_id) if entity else ''}".rstrip(), svix_id
 
 
 class _ThreadCapture(logging.Handler):

@@ -71,3 +71,12 @@ def test_describe_membership_event_names_type_and_id() -> None:
     event = {"type": "organizationMembership.deleted", "data": {"id": "orgmem_1"}}
     body = json.dumps({"svix_id": "msg_9", "event": event})
     assert describe(body) == ("event", "organizationMembership.deleted orgmem_1", "msg_9")
+
+
+def test_describe_echoes_only_ids_and_names_from_a_poison_message() -> None:
+    """Fails before the fix: the line echoed a queue message's target and ids verbatim, emails included."""
+    sync = {"kind": "sync", "target": "ada@example.com", "user_id": "+15550100008"}
+    event = {"svix_id": "msg_1", "event": {"type": "ada@example.com", "data": {"id": "ada@example.com"}}}
+    assert describe(json.dumps(sync)) == ("sync", "sync ? ?", None)
+    assert describe(json.dumps(event)) == ("event", "? ?", "msg_1")
+    assert describe(json.dumps(SYNC)) == ("sync", "sync user_organizations user_1", None)
