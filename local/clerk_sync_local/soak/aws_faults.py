@@ -5,7 +5,8 @@ moto never throttles, so the faults are answered in place of moto: a `before-sen
 That is below botocore's retry handler, so the SDK's own retries (standard mode, 4 attempts, see
 `clerk_sync.aws`) run as they would against AWS, and a fault outlasting them reaches the store or the queue as
 their own error. A `lost_response` fault sends the request for real and then times out: the write is done, the
-SDK does not know and sends it again. A `crash` fault raises `WorkerCrash` from `after-call` once a write has
+SDK does not know and sends it again. A `hang` fault waits out the client's own read timeout first (the service
+took the connection and never answered), so it costs what it costs on AWS. A `crash` fault raises `WorkerCrash` from `after-call` once a write has
 succeeded: the Lambda process dies between its write and the queue's delete.
 
 Faults are planned (`plan`) and fire on the matching requests that follow; `fired` counts what fired by kind.
@@ -14,8 +15,10 @@ The hooks need moto in server mode: in-process `mock_aws` answers from its own `
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,6 +37,7 @@ DYNAMODB_BATCHES: Final = frozenset({"BatchWriteItem", "BatchGetItem"})
 THROTTLE: Final = "throttle"
 SERVER_ERROR: Final = "server_error"
 TIMEOUT: Final = "timeout"
+HANG: Final = "hang"
 LOST_RESPONSE: Final = "lost_response"
 UNPROCESSED: Final = "unprocessed"
 CRASH: Final = "crash"
@@ -62,9 +66,13 @@ class Fault:
     times: int = 1
     skip: int = 0
     label: str = ""  # what the fault counts as in `fired` (default: service_kind)
+    # Only requests whose body holds this text (a key, a message kind); before-send faults only, a crash has no body.
+    body_contains: str | None = None
 
-    def matches(self, service: str, operation: str) -> bool:
-        return service == self.service and (self.operations is None or operation in self.operations)
+    def matches(self, service: str, operation: str, body: bytes = b"") -> bool:
+        if service != self.service or (self.operations is not None and operation not in self.operations):
+            return False
+        return self.body_contains is None or self.body_contains.encode() in body
 
     @property
     def name(self) -> str:
@@ -109,7 +117,8 @@ class AwsFaults:
 
     def attach(self, client: Any) -> Any:
         """Hooks this injector into one boto3 client (every service, every operation); returns the client."""
-        client.meta.events.register("before-send", self._before_send)
+        read_timeout = float(client.meta.config.read_timeout)
+        client.meta.events.register("before-send", functools.partial(self._before_send, read_timeout=read_timeout))
         client.meta.events.register("after-call", self._after_call)
         return client
 
@@ -127,10 +136,10 @@ class AwsFaults:
         with self._lock:
             return [fault for fault in self._plans if fault.times > 0]
 
-    def _take(self, service: str, operation: str, kinds: frozenset[str]) -> Fault | None:
+    def _take(self, service: str, operation: str, kinds: frozenset[str], body: bytes = b"") -> Fault | None:
         with self._lock:
             for fault in self._plans:
-                if fault.times <= 0 or fault.kind not in kinds or not fault.matches(service, operation):
+                if fault.times <= 0 or fault.kind not in kinds or not fault.matches(service, operation, body):
                     continue
                 if fault.skip:
                     fault.skip -= 1
@@ -140,9 +149,14 @@ class AwsFaults:
                 return fault
         return None
 
-    def _before_send(self, request: AWSPreparedRequest, event_name: str, **kwargs: Any) -> AWSResponse | None:
+    def _before_send(
+        self, request: AWSPreparedRequest, event_name: str, read_timeout: float, **kwargs: Any
+    ) -> AWSResponse | None:
         _, service, operation = event_name.split(".", 2)
-        fault = self._take(service, operation, frozenset({THROTTLE, SERVER_ERROR, TIMEOUT, LOST_RESPONSE, UNPROCESSED}))
+        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        fault = self._take(
+            service, operation, frozenset({THROTTLE, SERVER_ERROR, TIMEOUT, HANG, LOST_RESPONSE, UNPROCESSED}), body
+        )
         if fault is None:
             return None
         for observe in self.observers:
@@ -155,7 +169,9 @@ class AwsFaults:
                 self._http = URLLib3Session()
             self._http.send(request)
             raise ReadTimeoutError(endpoint_url=request.url)
-        if fault.kind == TIMEOUT:
+        if fault.kind == HANG:
+            time.sleep(read_timeout)
+        if fault.kind in (TIMEOUT, HANG):
             raise ReadTimeoutError(endpoint_url=request.url)
         status, code = _ERRORS[(service, fault.kind)]
         return _json_response(request, status, {"__type": code, "message": f"injected {fault.kind}"})
