@@ -214,4 +214,36 @@ def test_a_member_sync_job_whose_creation_answer_is_lost_still_runs_to_the_end(w
     world.drain()
     job = world.call("GET", reply.headers["location"], token=token)
     assert job.body["status"] == "succeeded"
-    assert world.differences() == []
+    # The webhooks were not delivered, so only the memberships the job brings are compared.
+    assert [line for line in world.differences() if "MEMBER#" in line] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Writes.provisional_membership (functions/clerk_sync/sync/writes.py:127) queues the healing sync only for an "
+    "APPLIED write; when the answer is lost, the SDK's resend finds its own provisional membership (duplicate), no "
+    "sync is queued and the membership stays provisional",
+)
+def test_a_provisional_membership_whose_write_answer_is_lost_is_still_replaced_by_a_queued_sync(
+    world: SoakWorld,
+) -> None:
+    """Fails before the fix: after Clerk is back and the queue is drained, the membership is still provisional."""
+    clerk = world.clerk
+    owner = clerk.create_user(first_name="Owner")["id"]
+    [user_created] = world.new_events()
+    world.deliver([user_created])  # the user is on record; the organization's webhooks are lost
+    world.drain()
+    org = clerk.create_organization("Acme", created_by=owner)["id"]
+    world.new_events()
+    clerk.set_knobs(outage=True)
+    world.faults.plan(Fault(LOST_RESPONSE, "dynamodb", frozenset({"TransactWriteItems"}), body_contains='"MEMBER#'))
+
+    reply = world.call("GET", "/api/sync/status", token=world.token(owner, org))
+
+    assert reply.status == 200
+    assert world.faults.fired["dynamodb_lost_response"] == 1
+    clerk.set_knobs(outage=False)
+    world.drain()
+    membership = world.check_store().get_membership(org, owner)
+    assert membership is not None
+    assert membership["provisional"] is False
