@@ -2,12 +2,13 @@
 
 moto never throttles, so the faults are answered in place of moto: a `before-send` hook returns an HTTP response
 (a throttle, a 5xx, everything left unprocessed) or raises a read timeout, before the request leaves the client.
-That is below botocore's retry handler, so the SDK's own retries (standard mode, 4 attempts, see
-`clerk_sync.aws`) run as they would against AWS, and a fault outlasting them reaches the store or the queue as
-their own error. A `lost_response` fault sends the request for real and then times out: the write is done, the
-SDK does not know and sends it again. A `hang` fault waits out the client's own read timeout first (the service
-took the connection and never answered), so it costs what it costs on AWS. A `crash` fault raises `WorkerCrash` from `after-call` once a write has
-succeeded: the Lambda process dies between its write and the queue's delete.
+That is below botocore's retry handler, so the SDK's own retries (standard mode, `max_attempts: 4` retries: five
+attempts, see `clerk_sync.aws`) run as they would against AWS, and a fault outlasting them reaches the store or the
+queue as their own error. A `lost_response` fault sends the request for real and then times out: the write is
+done, the SDK does not know and sends it again. A `hang` fault waits out the client's own read timeout first (the
+service took the connection and never answered), so it costs what it costs on AWS. A `crash` fault raises
+`WorkerCrash` from `after-call` once a write has succeeded: the Lambda process dies between its write and the
+queue's delete.
 
 Faults are planned (`plan`) and fire on the matching requests that follow; `fired` counts what fired by kind.
 The hooks need moto in server mode: in-process `mock_aws` answers from its own `before-send` hook as well.
