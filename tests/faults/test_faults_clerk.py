@@ -189,3 +189,26 @@ def test_outage_during_manual_sync_answers_503_writes_nothing_and_the_retry_conv
     assert world.call("POST", f"/api/sync/organization/{org}", token=token).status == 200
     assert world.differences() == []
     assert_settled(world)
+
+
+def test_429_storm_longer_than_the_budgets_gives_fallback_logins_and_429_syncs_then_converges(
+    world: SoakWorld,
+) -> None:
+    owner, org, members = _team(world, members=2)
+    world.new_events()  # lost webhooks
+    # One request per 10 s, so Retry-After runs past every budget. The owner's login takes the one slot.
+    world.clerk.set_knobs(rate_limit=1, rate_limit_window_s=10.0)
+    logins = [world.call("GET", "/api/sync/status", token=world.token(user_id)) for user_id in [owner, *members]]
+    sync = world.call("POST", "/api/sync/user", token=world.token(owner, org))
+
+    assert [reply.status for reply in logins] == [200, 200, 200]  # the login falls back instead of waiting
+    assert all(reply.body["provisional"] for reply in logins[1:])
+    assert sync.status == 429
+    assert sync.error_code == "clerk_rate_limited"
+    assert 1 <= int(sync.headers["retry-after"]) <= 10
+
+    world.clerk.set_knobs(rate_limit=None)
+    world.drain()
+    assert world.call("POST", "/api/sync/user", token=world.token(owner, org)).status == 200
+    assert world.differences() == []
+    assert_settled(world)

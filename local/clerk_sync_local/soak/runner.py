@@ -23,6 +23,7 @@ emulator (`convergence.differences`) and the ledger checked for lost events.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
@@ -45,7 +46,7 @@ from clerk_sync_local.soak.aws_faults import (
     Fault,
 )
 from clerk_sync_local.soak.changes import RandomChanges
-from clerk_sync_local.soak.world import CLERK_READ_TIMEOUT_SECONDS, Reply, SoakWorld, environment_applied
+from clerk_sync_local.soak.world import CLERK_READ_TIMEOUT_SECONDS, Reply, SoakWorld, describe, environment_applied
 from clerk_sync_local.stack.moto import LocalMoto
 
 SDK_ATTEMPTS: Final = 5  # botocore standard mode with `max_attempts: 4` retries
@@ -445,13 +446,9 @@ class Scenario:
             differences=world.differences(),
             lost=ledger.lost(),
             broken_answers=self.broken,
-            still_dead_lettered=[_describe(message) for message in still],
+            still_dead_lettered=[describe(message) for message in still],
             undelivered=sorted(set(self.undelivered)),
         )
-
-
-def _describe(message: dict[str, Any]) -> str:
-    return str(message.get("Body", ""))[:200]
 
 
 @contextmanager
@@ -482,7 +479,7 @@ def run_soak(
     moto = LocalMoto()
     moto.start()
     try:
-        with _quiet_logs() if quiet else _no_change():
+        with _quiet_logs() if quiet else contextlib.nullcontext():
             for index in range(options.scenarios):
                 if index and time.monotonic() > deadline:
                     break
@@ -504,11 +501,6 @@ def run_soak(
         moto.stop()
     report.seconds = time.monotonic() - started
     return report
-
-
-@contextmanager
-def _no_change() -> Iterator[None]:
-    yield
 
 
 def _collect(report: SoakReport, world: SoakWorld, scenario: Scenario, result: ScenarioResult) -> None:

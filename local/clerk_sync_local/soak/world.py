@@ -90,6 +90,18 @@ def _svix_id(body: str) -> str | None:
     return message.svix_id if isinstance(message, QueuedEvent) else None
 
 
+def describe(message: Mapping[str, Any]) -> str:
+    """A queue message by what it is (the event's svix-id, or the sync's target), never by its body's data."""
+    body = str(message.get("Body", ""))
+    try:
+        decoded = decode_message(body)
+    except ValueError:
+        return "an unreadable message"
+    if isinstance(decoded, QueuedEvent):
+        return f"event {decoded.svix_id}"
+    return f"{decoded.target.value} sync of {decoded.user_id or decoded.org_id or decoded.job_id}"
+
+
 @contextmanager
 def environment_applied(values: Mapping[str, str | None]) -> Iterator[None]:
     """Sets (or, for None, removes) the variables and puts every one back afterwards."""
@@ -377,12 +389,10 @@ class SoakWorld:
         )["Attributes"]
         return sum(int(attributes[name]) for name in names), int(attributes["ApproximateNumberOfMessagesDelayed"])
 
-    def drain(self, *, max_batches: int = 2000, between: Callable[[], None] | None = None) -> int:
+    def drain(self, *, max_batches: int = 2000) -> int:
         """Batches until the queue holds nothing visible or in flight (messages delayed by SQS are left); returns
-        the batches run. `between` runs before each batch (the soak arms faults there)."""
+        the batches run."""
         for batch in range(max_batches):
-            if between is not None:
-                between()
             if not self.run_batch() and self.queue_depth()[0] == 0:
                 return batch
         raise TimeoutError(f"the event queue was not drained in {max_batches} batches")
