@@ -7,6 +7,7 @@ answer for it (`clerk_sync_local.soak.aws_faults`); the emulator is shared and e
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -18,7 +19,9 @@ from clerk_sync_local.stack.moto import LocalMoto
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[LocalMoto]:
-    moto = LocalMoto()
+    # An in-thread moto server shares moto's backends with everything else in this process (an in-process local
+    # stack of another tier may have left its tables): its first resources get names of their own.
+    moto = LocalMoto(prefix=f"clerk-sync-faults-{uuid.uuid4().hex[:8]}")
     moto.start()
     yield moto
     moto.stop()

@@ -28,6 +28,7 @@ import json
 import logging
 import random
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -476,7 +477,8 @@ def run_soak(
     started = time.monotonic()
     deadline = started + options.max_seconds
     report = SoakReport(options)
-    moto = LocalMoto()
+    # moto's backends are process-wide: names of its own, so state another server left behind cannot clash.
+    moto = LocalMoto(prefix=f"clerk-sync-soak-{uuid.uuid4().hex[:8]}")
     moto.start()
     try:
         with _quiet_logs() if quiet else contextlib.nullcontext():
