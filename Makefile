@@ -14,8 +14,8 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .DEFAULT_GOAL := help
-.PHONY: help install run demo test unit integration properties contract emulator service api e2e infra lint format \
-	openapi synth layer bench clean
+.PHONY: help install run demo test unit integration properties contract emulator service api e2e faults infra lint \
+	format openapi synth layer bench soak clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ api: install ## authorizer and sync routes through the gateway pipeline, incl. f
 e2e: install ## end-to-end tier: the local stack over HTTP
 	$(PYTEST) tests/e2e
 
+faults: install ## fault tier: Clerk, DynamoDB, SQS and worker faults, each ending equal to Clerk with nothing lost
+	$(PYTEST) -n 2 tests/faults
+
 infra: install ## CDK assertions, cdk-nag and cfn-lint on the synthesized stacks
 	$(PYTEST) tests/infra
 
@@ -79,6 +82,10 @@ bench: install ## measure: Clerk calls per sync, 429 storm, authorizer cost, imp
 	$(BIN)/clerk-sync bench sync
 	$(BIN)/clerk-sync bench startup
 	$(BIN)/clerk-sync bench webhooks --changes 500
+
+SOAK_ARGS ?=
+soak: install ## long soak (not in make test): random histories under 20% faults, compared with Clerk; SOAK_ARGS=--help
+	$(BIN)/clerk-sync soak $(SOAK_ARGS)
 
 format: install ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

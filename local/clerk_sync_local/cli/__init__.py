@@ -6,6 +6,7 @@
     views    the export and status views of a table
     local    `local up` and `demo`: the product on this machine
     bench    `bench sync|startup|webhooks`: measurements on a fresh local stack
+    soak     `soak`: random histories under injected faults, compared with Clerk at the end
 
 Commands are thin: they parse options, call one function, and turn its errors into a clear message and exit
 code 1. Heavy imports happen inside the commands, so `--help` stays fast. Never shipped to Lambda.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import typer
 
-from clerk_sync_local.cli import bench, local, records
+from clerk_sync_local.cli import bench, local, records, soak
 
 app = typer.Typer(help="clerk-sync: keep a DynamoDB copy of a Clerk instance correct and fresh.", no_args_is_help=True)
 app.add_typer(local.app, name="local", no_args_is_help=True)
@@ -25,6 +26,7 @@ app.command()(local.demo)
 app.command()(records.token)
 app.command()(records.export)
 app.command()(records.status)
+app.command()(soak.soak)
 
 
 @app.callback()
