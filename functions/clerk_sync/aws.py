@@ -17,8 +17,15 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_sqs import SQSClient
 
-# Short timeouts: a webhook must answer Svix within 15 s, and the SDK retries transient errors itself.
+# Short timeouts: the SDK retries transient errors itself (standard mode; `max_attempts` counts the retries, so
+# DynamoDB gets five attempts).
 _CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 4})
+# The webhook answers Svix within its 15 s only if SQS gives up sooner: three attempts of at most 1 s to connect and
+# 2 s to answer (SendMessage takes milliseconds), with the SDK's backoff between them, end within ~10 s.
+QUEUE_ATTEMPTS = 3
+_QUEUE_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": QUEUE_ATTEMPTS}
+)
 
 
 class RequestMeter:
@@ -59,4 +66,4 @@ def dynamodb_client(meter: RequestMeter | None = None) -> DynamoDBClient:
 
 
 def sqs_client() -> SQSClient:
-    return boto3.client("sqs", config=_CONFIG)
+    return boto3.client("sqs", config=_QUEUE_CONFIG)
