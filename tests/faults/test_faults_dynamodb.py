@@ -218,12 +218,6 @@ def test_a_member_sync_job_whose_creation_answer_is_lost_still_runs_to_the_end(w
     assert [line for line in world.differences() if "MEMBER#" in line] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Writes.provisional_membership (functions/clerk_sync/sync/writes.py:127) queues the healing sync only for "
-    "an APPLIED write; when the answer is lost, the SDK's resend finds its own provisional membership (duplicate), no "
-    "sync is queued and the membership stays provisional",
-)
 def test_a_provisional_membership_whose_write_answer_is_lost_is_still_replaced_by_a_queued_sync(
     world: SoakWorld,
 ) -> None:

@@ -135,5 +135,7 @@ class Writes:
         outcome = ChangeOutcome.PROVISIONAL if result.outcome is Outcome.APPLIED else change_outcome(result.outcome)
         report.add("membership", membership_id(org_id, user_id), outcome)
         report.fallbacks.append(Fallback.PROVISIONAL)
-        if result.outcome is Outcome.APPLIED:
+        # Queued unless a tombstone is in the way, as for a provisional user: a write that found a record (its own
+        # resend after a lost answer, a concurrent login) still leaves one that only a real sync confirms.
+        if result.outcome is not Outcome.TOMBSTONED:
             self._deps.follow_ups.sync_membership(org_id, user_id, report.trigger, run.ctx.now_ms)
