@@ -152,7 +152,10 @@ def _wait_for_banner(log: Path, timeout: float = 30.0) -> str:
 def logs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Logs]:
     workdir = tmp_path_factory.mktemp("hygiene-stack")
     functions_log = workdir / "functions.jsonl"
-    with running_stack(workdir, cli=(sys.executable, str(LAUNCHER), str(functions_log))) as stack:
+    # Every scenario syncs the same few users again and again: the per-caller sync limit is not what is tested
+    # here (test_e2e_caller_limit.py does), so it is lifted as on the shared stack.
+    cli = (sys.executable, str(LAUNCHER), str(functions_log))
+    with running_stack(workdir, cli=cli, environment={"SYNC_CALLER_LIMIT": "1000"}) as stack:
         text = _wait_for_banner(stack.log)
         begin = text.index(BANNER_FIRST)
         end = text.index(BANNER_LAST) + len(BANNER_LAST)
@@ -246,13 +249,13 @@ def test_webhooks_of_all_nine_types_with_emails_and_phones_log_none_of_them(logs
     logs.settle()
     sent = {event["type"] for event in stack.clerk.get("/events").json()}
     assert sent >= set(EVENT_TYPES)
-    # Clerk's real example payloads, signed with the stack's secret: applied, and once from another instance.
+    # Clerk's real example payloads, signed with the stack's secret: applied; once from another instance: refused.
     instance_id = stack.clerk.get("/events").json()[0]["payload"]["instance_id"]
     for i, event_type in enumerate(EVENT_TYPES):
         response = _post_signed(logs, _with_pii(event_type, instance_id), f"msg_hygieneExample{i}")
         assert response.status_code == 202, response.text
     foreign = _post_signed(logs, _with_pii("user.created", "ins_someoneElse"), "msg_hygieneForeign")
-    assert foreign.is_success, foreign.text
+    assert foreign.status_code == 403, foreign.text  # refused (decision 0014); its warning names ids only
     logs.assert_clean()
 
 
