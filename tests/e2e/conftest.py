@@ -64,6 +64,20 @@ def wait_for_ready_file(process: subprocess.Popen[bytes], ready_file: Path, log:
     return read_ready_file(ready_file)
 
 
+BANNER_FIRST = "clerk-sync local stack is up"
+BANNER_LAST = "Ctrl-C stops everything."
+
+
+def wait_for_banner(log: Path, timeout: float = 30.0) -> str:
+    """The stack's whole output once its start-up banner is complete (it follows the ready file)."""
+    deadline = time.monotonic() + timeout
+    while BANNER_LAST not in (text := log.read_text(errors="replace")):
+        if time.monotonic() > deadline:
+            pytest.fail(f"the banner did not finish within {timeout:.0f} s")
+        time.sleep(0.05)
+    return text
+
+
 def interrupt(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
     process.send_signal(signal.SIGINT)
     try:

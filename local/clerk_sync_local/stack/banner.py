@@ -1,4 +1,9 @@
-"""What `clerk-sync local up` prints once the stack is ready: where things run, tokens, and a curl per route."""
+"""What `clerk-sync local up` prints once the stack is ready: where things run, tokens, and a curl per route.
+
+It prints no secret: no key, no webhook secret, no session token, no email (its output is a log like any other).
+It says where each one is instead, as commands to copy: `jq` on the ready file for the emulator's keys,
+`$(clerk-sync token ...)` for session tokens, minted when the command runs.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from typing import Final
 
 from rich.console import Console
 
-from clerk_sync_local.stack.local_stack import TOKEN_LIFETIME_SECONDS, LocalStack
+from clerk_sync_local.stack.local_stack import LocalStack
+from clerk_sync_local.stack.ready import DEFAULT_READY_FILE
 from infra.endpoints import ROUTES, WEBHOOK_PATH, Route
 
 # The demo user may call every route for themself and their organization (they created it: org admin);
@@ -30,6 +36,17 @@ def _shell_json(body: dict[str, str]) -> str:
     if "$" not in text:
         return shlex.quote(text)
     return '"' + text.replace('"', '\\"') + '"'
+
+
+def _ready_option(ready_file: Path) -> str:
+    """`--ready-file PATH` for the CLI commands shown, unless it is their default."""
+    return "" if ready_file == DEFAULT_READY_FILE else f" --ready-file {shlex.quote(str(ready_file))}"
+
+
+def token_command(user_id: str, org_id: str | None, ready_file: Path) -> str:
+    """The CLI call that prints a fresh session token and nothing else on stdout, for `$(...)`."""
+    org = f" --org {shlex.quote(org_id)}" if org_id else ""
+    return f"clerk-sync token {shlex.quote(user_id)}{org}{_ready_option(ready_file)}"
 
 
 def curl_commands(stack: LocalStack) -> list[str]:
@@ -62,10 +79,12 @@ def curl_commands(stack: LocalStack) -> list[str]:
     return commands
 
 
-def print_banner(console: Console, stack: LocalStack, ready_file: Path | None) -> None:
+def print_banner(console: Console, stack: LocalStack, ready_file: Path) -> None:
     ready = stack.ready
     assert ready is not None
     real = ready.clerk_mode == "clerk"
+    where = shlex.quote(str(ready_file))
+    cli_target = _ready_option(ready_file)
 
     def plain(text: str = "") -> None:
         console.print(text, soft_wrap=True, highlight=False, markup=False)
@@ -79,29 +98,31 @@ def print_banner(console: Console, stack: LocalStack, ready_file: Path | None) -
     if real:
         plain(f"  Clerk       {ready.clerk_api_url} (real instance; forward its webhooks: docs/local-stack.md)")
     else:
-        plain(f"  Clerk       {ready.clerk_api_url} (emulator: Backend API /v1, admin API /_emulator, secret key")
-        plain(f"              {ready.clerk_secret_key}, webhooks signed with {ready.webhook_secret})")
+        plain(f"  Clerk       {ready.clerk_api_url} (emulator: Backend API /v1, admin API /_emulator)")
     plain(f"  AWS (moto)  {ready.aws_endpoint_url} (region {ready.region}, table {ready.table_name})")
     plain(f"  Queues      {ready.queue_url}  DLQ {ready.dlq_url.rsplit('/', 1)[-1]}")
-    if ready_file is not None:
-        plain(f"  Ready file  {ready_file}")
+    plain(f"  Ready file  {ready_file} (every URL and id; removed on stop)")
+    if not real:
+        # Where the emulator's keys are, never their values: this output ends up in terminals' scrollback and logs.
+        plain(f"  Secret key  jq -r .clerk_secret_key {where}   (the emulator's)")
+        plain(f"  Svix secret jq -r .webhook_secret {where}   (signs the emulator's webhooks)")
     plain()
     if real:
         plain("Session tokens come from your frontend (await getToken() in the browser):")
         plain("export CLERK_SESSION_TOKEN=...  CLERK_USER_ID=user_...  CLERK_ORG_ID=org_...")
     else:
-        minutes = TOKEN_LIFETIME_SECONDS // 60
         console.print(
-            f"[bold]Dev session tokens[/] ({minutes} min; more with `clerk-sync token USER_ID [--org ORG_ID]`):",
+            "[bold]Dev session tokens[/] (each run mints a fresh one; any user: "
+            "`clerk-sync token USER_ID [--org ORG_ID] [--expires-in S]`):",
             soft_wrap=True,
         )
-        if stack.demo_token:
+        if ready.demo_user_id:
             org = f", active org {ready.demo_org_id}" if ready.demo_org_id else ""
             plain(f"# demo user {ready.demo_user_id}{org}")
-            plain(f"export DEMO_TOKEN={stack.demo_token}")
-        if stack.admin_token:
+            plain(f"export DEMO_TOKEN=$({token_command(ready.demo_user_id, ready.demo_org_id, ready_file)})")
+        if ready.admin_user_id:
             plain(f"# admin user {ready.admin_user_id}")
-            plain(f"export ADMIN_TOKEN={stack.admin_token}")
+            plain(f"export ADMIN_TOKEN=$({token_command(ready.admin_user_id, None, ready_file)})")
         if not ready.demo_user_id or not ready.demo_org_id:
             plain("# no demo data (--no-seed): create a user and an organization in the emulator (below), then")
             plain("export CLERK_USER_ID=user_...  CLERK_ORG_ID=org_...")
@@ -117,9 +138,9 @@ def print_banner(console: Console, stack: LocalStack, ready_file: Path | None) -
         console.print(
             "[bold]The webhook path[/]: change data in the emulator and watch it reach the table:", soft_wrap=True
         )
-        body = json.dumps({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})
+        body = json.dumps({"first_name": "Grace", "last_name": "Hopper"})  # no email: the banner prints none
         headers = "-H 'content-type: application/json'"
         plain(f"curl -s -X POST {ready.emulator_admin_url}/users {headers} -d {shlex.quote(body)}")
-    plain("clerk-sync export | head    # the table as JSON lines;   clerk-sync status USER_ID")
+    plain(f"clerk-sync export{cli_target} | head    # the table as JSON lines;   clerk-sync status USER_ID{cli_target}")
     plain()
     console.print("Ctrl-C stops everything.")
