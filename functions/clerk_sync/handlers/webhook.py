@@ -28,7 +28,8 @@ def _record(result: IntakeResult) -> None:
         metrics.add_metric("WebhookEnqueued", MetricUnit.Count, 1)
         logger.info("webhook enqueued", extra=fields)
     elif result.reason.startswith("ignored"):
-        count("WebhookIgnored", Reason=result.reason)
+        # event_type is intake's bounded label: Clerk's own type names, or one label for anything else.
+        count("WebhookIgnored", Reason=result.reason, EventType=result.event_type or "none")
         log = logger.warning if result.reason == "ignored_instance" else logger.info
         log("webhook ignored", extra=fields)
     elif result.status >= 500:
