@@ -64,10 +64,13 @@ def _documented(*statuses: int) -> dict[int, OpenAPIResponse]:
         401: "no valid session token",
         403: "not allowed for this caller",
         404: "not in Clerk",
+        413: "body over 16 KiB",
+        415: "body that is not JSON",
         429: "Clerk is rate limiting (see Retry-After)",
         503: "Clerk or storage unavailable (see Retry-After)",
     }
-    return {status: {"description": described[status], "content": error} for status in (401, 503, *statuses)}  # type: ignore[typeddict-item]
+    # Every route refuses a body it cannot read as JSON (api/bodies.py), whether or not it takes one.
+    return {status: {"description": described[status], "content": error} for status in (401, 413, 415, 503, *statuses)}  # type: ignore[typeddict-item]
 
 
 def caller() -> Caller:
