@@ -69,8 +69,9 @@ def _documented(*statuses: int) -> dict[int, OpenAPIResponse]:
         429: "Clerk is rate limiting (see Retry-After)",
         503: "Clerk or storage unavailable (see Retry-After)",
     }
-    # Every route refuses a body it cannot read as JSON (api/bodies.py), whether or not it takes one.
-    return {status: {"description": described[status], "content": error} for status in (401, 413, 415, 503, *statuses)}  # type: ignore[typeddict-item]
+    # Every route refuses a body it cannot read as JSON (api/bodies.py: 400, 413, 415), whether or not it takes one.
+    always = (400, 401, 413, 415, 503)
+    return {status: {"description": described[status], "content": error} for status in (*always, *statuses)}  # type: ignore[typeddict-item]
 
 
 def caller() -> Caller:
