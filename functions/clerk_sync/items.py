@@ -77,15 +77,16 @@ def from_dynamo_value(value: Any) -> Any:
 
 
 def content_hash(fields: dict[str, Any]) -> str:
-    # Metadata deeper than MAX_JSON_DEPTH is never stored (see _storable); hashing a stand-in keeps json.dumps
-    # from recursing into it.
-    stable = {
-        name: value if nesting_depth(value) <= MAX_JSON_DEPTH else "<too deep>"
-        for name, value in fields.items()
-        if name not in VOLATILE_FIELDS
-    }
-    encoded = json.dumps(stable, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(encoded.encode()).hexdigest()[:32]
+    stable = {name: value for name, value in fields.items() if name not in VOLATILE_FIELDS}
+    try:
+        encoded = json.dumps(stable, sort_keys=True, separators=(",", ":"), default=str)
+    except RecursionError:
+        # Metadata nested too deep for json (never stored: see _storable) is hashed as a stand-in.
+        for name in METADATA_FIELDS:
+            if name in stable and nesting_depth(stable[name]) > MAX_JSON_DEPTH:
+                stable[name] = "<too deep>"
+        encoded = json.dumps(stable, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(encoded.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _dump(model: User | Organization | Membership, kept: tuple[str, ...], exclude: set[str]) -> dict[str, Any]:
@@ -95,9 +96,13 @@ def _dump(model: User | Organization | Membership, kept: tuple[str, ...], exclud
     (which _storable never stores) is taken as it is instead of failing the whole record.
     """
     metadata = {name for name in METADATA_FIELDS if name in type(model).model_fields}
-    too_deep = {name for name in metadata if nesting_depth(getattr(model, name)) > MAX_JSON_DEPTH}
-    fields = model.model_dump(mode="json", exclude=exclude | (metadata - set(kept)) | too_deep)
-    fields.update({name: getattr(model, name) for name in too_deep if name in kept})
+    left_out = exclude | (metadata - set(kept))
+    try:
+        fields: dict[str, Any] = model.model_dump(mode="json", exclude=left_out)
+    except ValueError:  # "Maximum serialization depth exceeded" (pydantic stops at 255 levels)
+        too_deep = {name for name in metadata if nesting_depth(getattr(model, name)) > MAX_JSON_DEPTH}
+        fields = model.model_dump(mode="json", exclude=left_out | too_deep)
+        fields.update({name: getattr(model, name) for name in too_deep if name in kept})
     return fields
 
 
@@ -152,9 +157,19 @@ _MAX_NATIVE_DEPTH: Final = 31
 ITEM_SIZE_BUDGET: Final = 400_000
 
 
+_INT_LIMIT: Final = 10**38  # 38 digits
+
+
 def _holds_number(number: int | float) -> bool:
-    if isinstance(number, float) and not math.isfinite(number):
+    # Fast paths for the usual numbers: ints of at most 38 digits, floats well inside the exponent range
+    # (a float's shortest repr has at most 17 significant digits).
+    if isinstance(number, int):
+        if -_INT_LIMIT < number < _INT_LIMIT:
+            return True
+    elif not math.isfinite(number):
         return False
+    elif number == 0 or 1e-125 < abs(number) < 1e120:
+        return True
     # As to_dynamo_value hands it to boto3: floats by their shortest repr, ints exactly.
     exact = Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
     try:
@@ -200,16 +215,11 @@ def _json_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":")) if has_lone_surrogate(text) else text
 
 
-def encode_metadata(value: Any) -> Any:
-    """Metadata as stored: a native map when DynamoDB holds it as it is, else its JSON text (a string)."""
-    return to_dynamo_value(value) if _holds_natively(value) else _json_text(value)
-
-
 def _parsed_text(text: str) -> Any:
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
-        return {}  # not written by encode_metadata
+        return {}  # not written by _storable
 
 
 def decode_metadata(stored: Any) -> Any:
@@ -244,6 +254,13 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + _size(value) for name, value in item.items())
 
 
+def _fits(item: dict[str, Any]) -> bool:
+    # Cheap first: DynamoDB's size of a stored item is at most twice its JSON text (the worst case, nested empty
+    # lists, is 4 bytes a level against 2), so the exact walk runs only for items over half the budget.
+    text = json.dumps(item, default=str, ensure_ascii=False, separators=(",", ":"))
+    return 2 * len(text.encode("utf-8", "surrogatepass")) <= ITEM_SIZE_BUDGET or item_size(item) <= ITEM_SIZE_BUDGET
+
+
 def _storable(fields: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """`fields` as DynamoDB holds them, and the metadata fields dropped for nesting deeper than MAX_JSON_DEPTH."""
     stored: dict[str, Any] = to_dynamo_value({k: v for k, v in fields.items() if k not in METADATA_FIELDS})
@@ -251,31 +268,32 @@ def _storable(fields: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     for name in METADATA_FIELDS:
         if name not in fields:
             continue
-        if nesting_depth(fields[name]) > MAX_JSON_DEPTH:
+        value = fields[name]
+        if _holds_natively(value):  # every ordinary value: a native map
+            stored[name] = to_dynamo_value(value)
+        elif nesting_depth(value) > MAX_JSON_DEPTH:
             stored[name] = {}
             too_deep.append(name)
         else:
-            stored[name] = encode_metadata(fields[name])
+            stored[name] = _json_text(value)
     return stored, too_deep
 
 
 def _fitted(item: dict[str, Any], too_deep: list[str]) -> dict[str, Any]:
     """The item within DynamoDB's size limit: its largest metadata dropped until it fits, and marked (WARN)."""
     dropped: dict[str, str] = dict.fromkeys(too_deep, "nested too deep")
-    size = item_size(item)
-    while size > ITEM_SIZE_BUDGET:
+    while not _fits(item):
         present = [name for name in METADATA_FIELDS if item.get(name) not in (None, {})]
         if not present:
             break  # nothing more to drop: DynamoDB refuses the write, and the store's error says so
         largest = max(present, key=lambda name: _size(item[name]))
         item[largest] = {}
         dropped[largest] = "item over 400 KB"
-        size = item_size(item)
     if dropped:
         item[METADATA_TRUNCATED] = True
         logger.warning(
             "metadata not stored",
-            extra={"pk": item.get(keys.PK), "sk": item.get(keys.SK), "dropped": dropped, "item_bytes": size},
+            extra={"pk": item.get(keys.PK), "sk": item.get(keys.SK), "dropped": dropped, "item_bytes": item_size(item)},
         )
     return item
 
