@@ -65,9 +65,9 @@ def search_expression(name: str, dimensions: Sequence[str], statistic: str = "Su
     return f"SEARCH('{{{schema}}} {filters}', '{statistic}', {int(FIVE_MINUTES.to_seconds())})"
 
 
-def _search(name: str, dimension: str, statistic: str = "Sum") -> cloudwatch.MathExpression:
+def _search(name: str, *dimensions: str, statistic: str = "Sum") -> cloudwatch.MathExpression:
     return cloudwatch.MathExpression(
-        expression=search_expression(name, [dimension], statistic),
+        expression=search_expression(name, dimensions, statistic),
         label="",  # each series keeps CloudWatch's label: the dimension value
         period=FIVE_MINUTES,
     )
@@ -332,7 +332,7 @@ class Observability(Construct):
                 [service_metric("WebhookReceived"), service_metric("WebhookEnqueued")],
             ),
             graph("Webhooks rejected by reason", [_search("WebhookRejected", "Reason")]),
-            graph("Webhooks ignored by reason", [_search("WebhookIgnored", "Reason")]),
+            graph("Webhooks ignored by reason and event type", [_search("WebhookIgnored", "Reason", "EventType")]),
         )
         dashboard.add_widgets(
             graph(

@@ -13,6 +13,9 @@ import pytest
 
 from clerk_sync.vocabulary import METRICS_NAMESPACE
 
+# The terminal summary's "bad inputs tried per surface" line (tests/e2e/test_e2e_bad_input.py).
+pytest_plugins = ["tests.support.tally"]
+
 # Fake credentials and a region before anything builds a boto3 client; endpoints from the developer's
 # environment must never leak into tests.
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "CLERK_SECRET_KEY", "CLERK_SECRETS_ARN"):

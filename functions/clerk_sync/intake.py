@@ -3,7 +3,10 @@
 The order matters: the signature is checked on the raw bytes before anything is parsed (invariant 7),
 and a 2xx is returned only once the event is on the queue (invariant 6). Data-level validation happens
 in the worker, so a genuine Clerk event that our models cannot read lands in the DLQ, replayable,
-instead of being refused and lost (docs/decisions/0002).
+instead of being refused and lost (docs/decisions/0002). An event type clerk-sync does not apply is
+answered 200 and counted by type before its data is looked at, so no new Clerk event is ever an error.
+A body JSON cannot safely hold (nested deeper than MAX_JSON_DEPTH, NaN, a lone surrogate) is a 400
+(docs/decisions/0015).
 
 An event of another Clerk instance than the table's (CLERK_INSTANCE_ID, else the secret key's) is refused
 with 403, not dropped with a 2xx: the cause may be our own misconfiguration, and Svix retries a refused
@@ -12,7 +15,7 @@ event for about 27 h, so fixing it in time loses nothing (docs/decisions/0014).
 
 from __future__ import annotations
 
-import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -20,9 +23,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from clerk_sync import jsondata
 from clerk_sync.clerk.errors import ClerkError
 from clerk_sync.messages import QueuedEvent
-from clerk_sync.models import Envelope
+from clerk_sync.models import HANDLED_EVENT_TYPES, Envelope
 from clerk_sync.queue import MessageQueue, QueueUnavailableError, encode
 from clerk_sync.resources import SQS_MAX_MESSAGE_BYTES
 from clerk_sync.signatures import SignatureError, SignatureVerifier
@@ -47,6 +51,19 @@ class IntakeResult:
 
 def _error(status: int, code: str, message: str, svix_id: str | None = None) -> IntakeResult:
     return IntakeResult(status, error_body(code, message), code, svix_id)
+
+
+# Clerk's event types look like `user.created`, `organizationDomain.verified`: anything else is one label, so
+# the EventType dimension of WebhookIgnored stays as small as Clerk's own list of events.
+_EVENT_TYPE_FORM = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,40}(\.[A-Za-z][A-Za-z0-9_]{0,40}){1,2}")
+UNRECOGNISED_EVENT_TYPE = "unrecognised"
+
+
+def event_type_label(event_type: str | None) -> str | None:
+    """An event type as a metric dimension and log field: Clerk's form, at most 64 characters, else one label."""
+    if event_type is None:
+        return None
+    return event_type if len(event_type) <= 64 and _EVENT_TYPE_FORM.fullmatch(event_type) else UNRECOGNISED_EVENT_TYPE
 
 
 class WebhookIntake:
@@ -77,27 +94,29 @@ class WebhookIntake:
             return _error(401, "invalid_signature", "missing or invalid Svix signature")
 
         try:
-            payload = json.loads(body)
-        except ValueError:
-            return _error(400, "malformed_json", "body is not JSON", svix_id)
+            payload = jsondata.loads(body, what="body")
+        except jsondata.InvalidJsonError as error:
+            return _error(400, error.code, error.message, svix_id)
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
             return _error(400, "malformed_envelope", "body is not a Clerk event envelope", svix_id)
         event_type: str = payload["type"]
+        if event_type not in HANDLED_EVENT_TYPES:
+            # Before the envelope is validated: a new Clerk event may carry any data, and is never an error.
+            return IntakeResult(200, {"status": "ignored"}, "ignored_type", svix_id, event_type_label(event_type))
         try:
             envelope = Envelope.model_validate(payload)
         except ValidationError as error:
-            fields = ", ".join(".".join(map(str, e["loc"])) for e in error.errors())
+            # Locations are the envelope's own field names (type, data, timestamp, ...), never its values.
+            fields = ", ".join(sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]}))
             return _error(400, "malformed_envelope", f"invalid envelope fields: {fields}", svix_id)
 
-        if not envelope.handled:
-            return IntakeResult(200, {"status": "ignored"}, "ignored_type", svix_id, event_type)
         try:
             expected = self._expected_instance()
         except ClerkError as error:
             # The key's instance cannot be looked up now; Svix retries (nothing is lost).
             return replace(
                 _error(503, "instance_unknown", "the Clerk instance cannot be checked now, retry later", svix_id),
-                event_type=event_type,
+                event_type=event_type_label(event_type),
                 extra={"error": type(error).__name__},
             )
         if expected is not None and envelope.instance_id != expected:
@@ -107,7 +126,7 @@ class WebhookIntake:
                 error_body("other_instance", "instance_id: the event is from another instance than this endpoint's"),
                 "other_instance",
                 svix_id,
-                event_type,
+                event_type_label(event_type),
                 {"instance_id": envelope.instance_id, "expected_instance_id": expected},
             )
 
@@ -119,4 +138,4 @@ class WebhookIntake:
         except QueueUnavailableError:
             # 5xx so that Svix retries; the event was not enqueued.
             return _error(503, "queue_unavailable", "event could not be enqueued, retry later", svix_id)
-        return IntakeResult(202, {"status": "queued", "svix_id": svix_id}, "queued", svix_id, event_type)
+        return IntakeResult(202, {"status": "queued", "svix_id": svix_id}, "queued", svix_id, envelope.type)

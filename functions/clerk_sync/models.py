@@ -67,8 +67,11 @@ class User(ClerkModel):
     public_metadata: dict[str, Any] = Field(default_factory=dict)
     unsafe_metadata: dict[str, Any] = Field(default_factory=dict)
     private_metadata: dict[str, Any] = Field(default_factory=dict)
+    # Sign-in restrictions: banned by an admin, locked after failed attempts, or deprovisioned by Directory Sync
+    # (which sends user.updated, not user.deleted). The authorizer refuses such a user (api/authorization.py).
     banned: bool = False
     locked: bool = False
+    deprovisioned: bool = False
     two_factor_enabled: bool = False
     created_at: int
     updated_at: int

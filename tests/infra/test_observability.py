@@ -27,7 +27,7 @@ EMITTED_METRICS = {
     "WebhookReceived": (),
     "WebhookEnqueued": (),
     "WebhookRejected": ("Reason",),
-    "WebhookIgnored": ("Reason",),
+    "WebhookIgnored": ("Reason", "EventType"),
     "EventProcessed": ("EventType", "Outcome"),
     "EventFailed": (),
     "EventLag": (),
@@ -311,6 +311,7 @@ def test_dashboard_searches_use_exact_emf_dimension_sets(synth: Synth, stage: st
     searches = set(re.findall(r"\{ClerkSync,[A-Za-z,]+\}", text))
     assert searches == {
         "{ClerkSync,Reason,service}",
+        "{ClerkSync,EventType,Reason,service}",
         "{ClerkSync,EventType,Outcome,service}",
     }
     assert search_expression("WebhookRejected", ["Reason"]) == (

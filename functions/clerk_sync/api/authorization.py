@@ -57,6 +57,13 @@ def _strings(values: object) -> list[str] | None:
     return [value for value in values if isinstance(value, str)] or None
 
 
+def _blocked(login: LoginUser) -> Decision:
+    """A banned, locked or deprovisioned user is refused like a deleted one (403), with its own reason."""
+    reason = f"user_{login.blocked}"
+    caller = Caller.unauthenticated(reason, f"this user is {login.blocked} in Clerk", 403)
+    return Decision(False, caller, reason, login)
+
+
 def authorize(
     headers: Mapping[str, str] | None,
     cookies: Sequence[str] | None,
@@ -89,6 +96,8 @@ def authorize(
         if login.deleted:
             caller = Caller.unauthenticated("user_deleted", "this user has been deleted", 403)
             return Decision(False, caller, "user_deleted", login)
+        if login.blocked:
+            return _blocked(login)
         if claims.org_id and claims.org_role:
             sync.ensure_login_membership(
                 claims.org_id, claims.user_id, role=claims.org_role, slug=claims.org_slug, deadline=deadline

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
+from clerk_sync.items import stored_metadata
 from clerk_sync.settings import _Settings, _split_list
 
 
@@ -52,5 +53,5 @@ class AccessSettings(_Settings):
         if not self.admin_metadata_flag or not user_item:
             return False
         key, value = self.admin_metadata_flag.split("=", 1)
-        metadata = user_item.get("public_metadata") or {}
-        return isinstance(metadata, dict) and str(metadata.get(key)) == value
+        # The table may hold metadata as JSON text (docs/decisions/0015): read it through items.
+        return str(stored_metadata(user_item, "public_metadata").get(key)) == value

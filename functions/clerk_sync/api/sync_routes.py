@@ -14,12 +14,16 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from clerk_sync import keys
 from clerk_sync.api import permissions
+from clerk_sync.api.bodies import JsonBodyResolver
 from clerk_sync.api.caller import Caller
 from clerk_sync.api.errors import ApiError, from_exception
 from clerk_sync.api.schemas import (
@@ -32,7 +36,7 @@ from clerk_sync.api.schemas import (
     MembersSyncResult,
     SyncStatus,
 )
-from clerk_sync.items import from_dynamo_value
+from clerk_sync.items import readable
 from clerk_sync.jobs import Job
 from clerk_sync.observability import count, logger
 from clerk_sync.reports import SyncReport
@@ -40,7 +44,8 @@ from clerk_sync.sync.service import SyncService
 from clerk_sync.vocabulary import SyncSource
 from clerk_sync.wiring import access_settings, caller_limits, sync_service
 
-app = APIGatewayHttpResolver(enable_validation=True, response_validation_error_http_code=500)
+# Bodies are checked (content type, size, JSON) before routing: api/bodies.py.
+app = JsonBodyResolver(enable_validation=True, response_validation_error_http_code=500)
 
 # Never answered: the keys and bookkeeping, and private_metadata (backend-only in Clerk, whatever
 # STORE_PRIVATE_METADATA keeps in the table).
@@ -63,10 +68,14 @@ def _documented(*statuses: int) -> dict[int, OpenAPIResponse]:
         401: "no valid session token",
         403: "not allowed for this caller",
         404: "not in Clerk",
+        413: "body over 16 KiB",
+        415: "body that is not JSON",
         429: "this caller synced too often, or Clerk is rate limiting (see Retry-After)",
         503: "Clerk or storage unavailable (see Retry-After)",
     }
-    return {status: {"description": described[status], "content": error} for status in (401, 503, *statuses)}  # type: ignore[typeddict-item]
+    # Every route refuses a body it cannot read as JSON (api/bodies.py: 400, 413, 415), whether or not it takes one.
+    always = (400, 401, 413, 415, 503)
+    return {status: {"description": described[status], "content": error} for status in (*always, *statuses)}  # type: ignore[typeddict-item]
 
 
 def caller() -> Caller:
@@ -230,8 +239,8 @@ def sync_membership(request: MembershipSyncRequest) -> SyncReport:
 
 
 def _view(item: dict[str, Any]) -> dict[str, Any]:
-    plain: dict[str, Any] = from_dynamo_value({k: v for k, v in item.items() if k not in _HIDDEN_FIELDS})
-    return plain
+    # Metadata the table holds as JSON text (docs/decisions/0015) goes back to the client as objects.
+    return readable({k: v for k, v in item.items() if k not in _HIDDEN_FIELDS})
 
 
 @app.get(
@@ -283,20 +292,40 @@ def job_status(jobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)]) -> Job:  # n
 # ---- errors --------------------------------------------------------------------------------------------
 
 
+# The names a validation error may report: the request body's fields and the routes' path parameters. Any other
+# location part (an unexpected key, a list index) is the client's own input and is never echoed.
+_REPORTED_FIELDS = frozenset({*MembershipSyncRequest.model_fields, "clerkUserId", "clerkOrgId", "jobId"})
+
+
+def _place(location: Any) -> str:
+    parts = [part for part in location if part in _REPORTED_FIELDS] if isinstance(location, list | tuple) else []
+    return parts[0] if parts else "body"
+
+
+def _refused(error: ApiError) -> Response[dict[str, Any]]:
+    logger.info("request refused", extra={"status": error.status, "code": error.code})
+    return _error_response(error)
+
+
 @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def _bad_request(error: RequestValidationError) -> Response[dict[str, Any]]:
     problems = error.errors()
     if any(problem.get("type") == "json_invalid" for problem in problems):
-        return _error_response(ApiError(400, "bad_request", "the body is not valid JSON"))
-    # Field locations only: echoing input could repeat whatever a client sent.
-    places = sorted({".".join(str(part) for part in p.get("loc", ()) if part != "body") or "body" for p in problems})
-    return _error_response(ApiError(400, "bad_request", f"invalid request: {', '.join(places)[:300]}"))
+        return _refused(ApiError(400, "bad_request", "the body is not valid JSON"))
+    places = sorted({_place(problem.get("loc", ())) for problem in problems})
+    return _refused(ApiError(400, "bad_request", f"invalid request: {', '.join(places)}"))
+
+
+@app.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
+def _unsupported_type(_: RequestUnsupportedContentType) -> Response[dict[str, Any]]:
+    # api/bodies.py refuses these before routing; this keeps a 415 (not a 500) should one get through.
+    return _refused(ApiError(415, "unsupported_media_type", "send the body as JSON (application/json)"))
 
 
 @app.exception_handler(UnicodeDecodeError)  # type: ignore[untyped-decorator]
 def _not_utf8(_: UnicodeDecodeError) -> Response[dict[str, Any]]:
     # API Gateway base64-encodes a body that is not UTF-8; the resolver cannot read it as JSON.
-    return _error_response(ApiError(400, "bad_request", "the body is not UTF-8 JSON"))
+    return _refused(ApiError(400, "bad_request", "the body is not UTF-8 JSON"))
 
 
 @app.not_found
@@ -312,6 +341,8 @@ def _failed(error: Exception) -> Response[dict[str, Any]]:
         mapped = ApiError(500, "internal_error", "clerk-sync failed to handle this request")
     elif mapped.status >= 500:
         logger.warning("request failed", extra={"code": mapped.code, "error": type(error).__name__})
+    else:
+        logger.info("request refused", extra={"status": mapped.status, "code": mapped.code})
     if mapped.status >= 500 or mapped.status == 429:
         count("SyncFailed", Trigger=SyncSource.API.value)
     return _error_response(mapped)

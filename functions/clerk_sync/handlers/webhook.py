@@ -28,7 +28,8 @@ def _record(result: IntakeResult) -> None:
         metrics.add_metric("WebhookEnqueued", MetricUnit.Count, 1)
         logger.info("webhook enqueued", extra=fields)
     elif result.reason.startswith("ignored"):
-        count("WebhookIgnored", Reason=result.reason)
+        # event_type is intake's bounded label: Clerk's own type names, or one label for anything else.
+        count("WebhookIgnored", Reason=result.reason, EventType=result.event_type or "none")
         logger.info("webhook ignored", extra=fields)
     elif result.reason == "other_instance":
         # A misrouted endpoint or a wrong CLERK_INSTANCE_ID / key: Svix retries it ~27 h, so this can be fixed.

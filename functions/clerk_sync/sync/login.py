@@ -11,7 +11,7 @@ as Clerk unreachable does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from clerk_sync.clerk.errors import ClerkNotFoundError, ClerkUnavailableError
 from clerk_sync.items import WriteContext
@@ -25,6 +25,10 @@ from clerk_sync.sync.writes import Writes, normalise_role
 from clerk_sync.vocabulary import Fallback, SyncSource
 
 logger = child_logger()
+
+# The User flags with which Clerk restricts signing in; a session token issued before one was set still verifies.
+BlockedState = Literal["banned", "locked", "deprovisioned"]
+BLOCKED_STATES: tuple[BlockedState, ...] = get_args(BlockedState)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,12 @@ class LoginUser:
     @property
     def provisional(self) -> bool:
         return bool(self.item and self.item.get("provisional"))
+
+    @property
+    def blocked(self) -> BlockedState | None:
+        """Why Clerk restricts this user from signing in (`banned`, `locked`, `deprovisioned`), as on record."""
+        item = self.item or {}
+        return next((state for state in BLOCKED_STATES if item.get(state) is True), None)
 
     @property
     def fallback(self) -> Fallback | None:

@@ -124,6 +124,7 @@ class UserUpdate(_Input):
     has_image: bool | None = None
     banned: bool | None = None
     locked: bool | None = None
+    deprovisioned: bool | None = None  # as Directory Sync (SCIM) sets it
     password_enabled: bool | None = None
     two_factor_enabled: bool | None = None
     last_sign_in_at: int | None = None
@@ -203,6 +204,7 @@ class _User:
     image_version: int = 0
     banned: bool = False
     locked: bool = False
+    deprovisioned: bool = False
     two_factor_enabled: bool = False
     last_sign_in_at: int | None = None
     last_active_at: int | None = None
@@ -393,6 +395,7 @@ class ClerkState:
             "last_sign_in_at": user.last_sign_in_at,
             "banned": user.banned,
             "locked": user.locked,
+            "deprovisioned": user.deprovisioned,
             "lockout_expires_in_seconds": None,
             "verification_attempts_remaining": 100,
             "updated_at": user.updated_at,
@@ -607,6 +610,7 @@ class ClerkState:
                 "external_id",
                 "banned",
                 "locked",
+                "deprovisioned",
                 "password_enabled",
                 "two_factor_enabled",
                 "last_sign_in_at",

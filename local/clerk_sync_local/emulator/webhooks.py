@@ -68,7 +68,12 @@ def webhook_data(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
     if event_type == "user.created":
         return {key: data.get(key, _LEGACY_USER_DEFAULTS.get(key)) for key in USER_CREATED_KEYS}
     if event_type == "user.updated":
-        return {key: value for key, value in data.items() if key not in USER_UPDATED_OMITS}
+        # `deprovisioned` (Directory Sync) is newer than the recorded payload: sent only once it is set.
+        return {
+            key: value
+            for key, value in data.items()
+            if key not in USER_UPDATED_OMITS and (key != "deprovisioned" or value)
+        }
     return data
 
 
