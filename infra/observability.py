@@ -347,7 +347,11 @@ class Observability(Construct):
             graph(
                 "Syncs completed / failed by trigger",
                 [service_metric("SyncCompleted", label=f"completed {t}", Trigger=t) for t in SYNC_TRIGGERS],
-                [service_metric("SyncFailed", label=f"failed {t}", Trigger=t) for t in SYNC_TRIGGERS],
+                [
+                    *(service_metric("SyncFailed", label=f"failed {t}", Trigger=t) for t in SYNC_TRIGGERS),
+                    # Manual syncs refused by the per-caller limit (429 sync_rate_limited) before any Clerk call.
+                    service_metric("SyncLimited", label="limited per caller"),
+                ],
             ),
             graph(
                 "Clerk API latency (ms) / 429s and retries",

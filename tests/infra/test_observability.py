@@ -39,6 +39,7 @@ EMITTED_METRICS = {
     "ClerkInstanceMismatch": (),
     "SyncCompleted": ("Trigger",),
     "SyncFailed": ("Trigger",),
+    "SyncLimited": (),
     "AuthorizerLatency": (),
     "AuthorizerDenied": ("Reason",),
     "LoginFallback": ("Tier",),

@@ -100,7 +100,7 @@ def _spend_sync(current: Caller) -> None:
         current.userId, time.time_ns() // 1_000_000, limit=settings.sync_caller_limit, window_ms=window_ms
     )
     if not decision.allowed:
-        count("SyncLimited", Trigger=SyncSource.API.value)
+        count("SyncLimited")
         retry = max(1, math.ceil(decision.retry_after_ms / 1000))
         raise ApiError(
             429,
