@@ -427,7 +427,8 @@ def _token(name: str) -> Callable[[Env], dict[str, str | bytes]]:
 
 def _cookie(value: str) -> Callable[[Env], dict[str, str | bytes]]:
     # With caching on (as deployed), API Gateway needs the Authorization header before it calls the authorizer,
-    # and caches its verdict under that header alone: each case sends its own, or it would get another's verdict.
+    # and caches its verdict under that header alone: each case sends its own. The authorizer then never reads the
+    # cookie (docs/decisions/0007), so whatever it holds, the answer is token_missing.
     return lambda env: {"authorization": f"Basic {uuid.uuid4().hex}", "cookie": value.format(**env.tokens)}
 
 
@@ -464,12 +465,15 @@ AUTHORIZER_CASES = [
     _authorizer_case("no subject", _token("no_sub"), TOKEN),
     _authorizer_case("subject not a user id", _token("sub_org"), TOKEN),
     _authorizer_case("exp a string", _token("exp_string"), TOKEN),
-    _authorizer_case("garbage __session cookie", _cookie("__session=garbage"), Expected(401, "token_malformed")),
+    _authorizer_case("garbage __session cookie", _cookie("__session=garbage"), Expected(401, "token_missing")),
     _authorizer_case("empty __session cookie", _cookie("__session="), Expected(401, "token_missing")),
     _authorizer_case(
         "200 junk cookies", _cookie("; ".join(f"c{i}=x" for i in range(200))), Expected(401, "token_missing")
     ),
-    _authorizer_case("expired token in the cookie", _cookie("__session={expired}"), Expected(401, "token_expired")),
+    # A valid session in the cookie behind a Basic header: served from the cache to anyone sending that header, it
+    # would be a stolen identity (trust point 2).
+    _authorizer_case("valid token in the cookie", _cookie("__session={valid}"), Expected(401, "token_missing")),
+    _authorizer_case("expired token in the cookie", _cookie("__session={expired}"), Expected(401, "token_missing")),
     _authorizer_case("banned user", _token("banned"), Expected(403, gateway_message="Forbidden")),
     _authorizer_case("deleted user", _token("deleted"), Expected(403, gateway_message="Forbidden")),
 ]
