@@ -66,8 +66,18 @@ class Writes:
         for user_id in cascade.deleted_users:
             self._deps.follow_ups.cascade_pass(user_id, report.trigger, run.ctx.now_ms)
 
-    def remove_unlisted(self, run: SyncRun, org_id: str, user_id: str, listed_at: int) -> None:
-        result = self._deps.store.remove_unlisted_membership(org_id, user_id, listed_at, run.ctx)
+    def remove_unlisted(
+        self, run: SyncRun, org_id: str, user_id: str, listed_at: int, *, incarnation: str | None = None
+    ) -> None:
+        """Removes a membership Clerk did not have when asked (a listing begun at `listed_at`, or a lookup).
+
+        Only after Clerk's word on it alone: a walk of one page, or a lookup by id (sync/walks.py). The removal is
+        stamped with the time it is written, so any read of Clerk begun later that lists the membership repairs it;
+        `incarnation` (the stored membership id) limits it to the record that was looked at.
+        """
+        result = self._deps.store.remove_unlisted_membership(
+            org_id, user_id, listed_at, run.ctx, removed_at=self._deps.clock_ms(), membership_id=incarnation
+        )
         if result.outcome is Outcome.APPLIED:
             run.report.add("membership", membership_id(org_id, user_id), ChangeOutcome.REMOVED)
 
@@ -76,7 +86,10 @@ class Writes:
         for item in self._deps.store.organization_memberships(org_id):
             user_id = str(item["user_id"])
             if user_id not in keep and unrefreshed_since(item, listed_at):
-                self.remove_unlisted(run, org_id, user_id, listed_at)
+                membership = item.get("membership_id")
+                self.remove_unlisted(
+                    run, org_id, user_id, listed_at, incarnation=str(membership) if membership else None
+                )
 
     def user_gone(self, run: SyncRun, user_id: str) -> None:
         """Clerk has no such user: tombstone ours (and cascade) if we hold any of it; an unknown id is not written."""
