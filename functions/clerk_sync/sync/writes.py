@@ -81,16 +81,6 @@ class Writes:
         if result.outcome is Outcome.APPLIED:
             run.report.add("membership", membership_id(org_id, user_id), ChangeOutcome.REMOVED)
 
-    def remove_unlisted_members(self, run: SyncRun, org_id: str, listed_at: int, *, keep: set[str]) -> None:
-        """Removes the organization's live memberships a listing begun at `listed_at` neither listed nor refreshed."""
-        for item in self._deps.store.organization_memberships(org_id):
-            user_id = str(item["user_id"])
-            if user_id not in keep and unrefreshed_since(item, listed_at):
-                membership = item.get("membership_id")
-                self.remove_unlisted(
-                    run, org_id, user_id, listed_at, incarnation=str(membership) if membership else None
-                )
-
     def user_gone(self, run: SyncRun, user_id: str) -> None:
         """Clerk has no such user: tombstone ours (and cascade) if we hold any of it; an unknown id is not written."""
         store = self._deps.store
