@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from clerk_sync import wiring
 from clerk_sync.handlers import worker
 from clerk_sync_local.stack.poller import SqsPoller
 from tests.api.conftest import Api
@@ -19,9 +22,12 @@ def _signed_in(api: Api, first_name: str, **fields: Any) -> tuple[str, str]:
     return user_id, token
 
 
-def test_user_sync_beyond_one_page_answers_202_with_a_job_only_its_requester_and_admins_follow(api: Api) -> None:
+def test_user_sync_beyond_one_page_answers_202_with_a_job_only_its_requester_and_admins_follow(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Fails before the fix: POST /api/sync/user walked every page inline (200 once all were written), which for
     thousands of memberships runs past the gateway's 30 s cut."""
+    _deployed_budget(monkeypatch)
     clerk = api.clerk
     user_id, token = _signed_in(api, "Joiner")
     orgs = [clerk.create_organization(f"Org {number}", created_by=user_id)["id"] for number in range(PAGE + 1)]
@@ -42,6 +48,31 @@ def test_user_sync_beyond_one_page_answers_202_with_a_job_only_its_requester_and
     done = api.call("GET", job_url, token=token).body
     assert (done["status"], done["synced"], done["next_offset"]) == ("succeeded", PAGE + 1, None)
     assert {m["org_id"] for m in api.store.user_memberships(user_id)} == set(orgs)
+
+
+def test_user_sync_near_its_deadline_writes_what_it_can_and_leaves_the_rest_to_the_job(api: Api) -> None:
+    """With this tier's 3 s budget the route stops beginning chunks of writes after about 2 s: it answers 202 with
+    what it wrote, and the job reads on from the first membership it did not write."""
+    clerk = api.clerk
+    user_id, token = _signed_in(api, "Hurried")
+    orgs = [clerk.create_organization(f"Org {number}", created_by=user_id)["id"] for number in range(PAGE)]
+    clerk.set_knobs(latency_ms=900)  # the user and the page take 1.8 of the 3 s (each read may take 1 s)
+    reply = api.call("POST", "/api/sync/user", token=token)
+    clerk.set_knobs(latency_ms=0)
+    assert reply.status == 202
+    written = reply.body["job"]["synced"]
+    assert reply.body["job"]["next_offset"] == written  # the job reads on from the first one not written
+    assert 100 <= written < PAGE  # whole chunks, at least one
+    SqsPoller(api.sqs, api.resources.queue_url, worker.handler).drain()
+    done = api.call("GET", reply.body["status_url"], token=token).body
+    assert (done["status"], done["synced"]) == ("succeeded", PAGE)
+    assert {m["org_id"] for m in api.store.user_memberships(user_id)} == set(orgs)
+
+
+def _deployed_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deployed route budget (25 s) instead of this tier's 3 s: the whole first page is written inline."""
+    monkeypatch.setenv("API_SYNC_BUDGET_SECONDS", "25")
+    wiring.reset()
 
 
 def test_user_sync_within_one_page_answers_200_without_a_job(api: Api) -> None:

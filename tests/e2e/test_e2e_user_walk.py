@@ -56,6 +56,6 @@ def test_full_sync_of_a_user_with_1200_memberships_answers_within_the_gateway_cu
         job = _job_finished(stack, body["status_url"], headers)
         assert (job["status"], job["synced"], job["removed"]) == ("succeeded", MEMBERSHIPS, 0)
     record_property("slowest_answer_seconds", round(max(answers), 2))
-    print(f"POST /api/sync/user, {MEMBERSHIPS} memberships: answers {[round(a, 2) for a in answers]} s")  # noqa: T201
+    print(f"POST /api/sync/user, {MEMBERSHIPS} memberships: answers {[round(a, 2) for a in answers]} s")
     assert len(stack.store.user_memberships(user_id)) == MEMBERSHIPS
     stack.converge()

@@ -59,6 +59,7 @@ def _fresh_store(dynamodb: Any) -> SyncStore:
 )
 def test_walk_never_removes_what_clerk_kept_and_always_removes_what_it_never_had(
     dynamodb: Any,
+    *,
     of_organization: bool,
     as_job: bool,
     members: int,

@@ -83,9 +83,7 @@ class WalkWorld:
         return {str(m["org_id"]) for m in self.store.user_memberships(scope.id)}
 
 
-def walk_world(
-    store: SyncStore, *, page_size: int = 3, confirm_requests: int = 2, write_chunk: int = 100
-) -> WalkWorld:
+def walk_world(store: SyncStore, *, page_size: int = 3, confirm_requests: int = 2, write_chunk: int = 100) -> WalkWorld:
     clerk = FakeClerk()
     queue = StepQueue()
     deps = SyncDeps(
@@ -95,7 +93,5 @@ def walk_world(
         follow_ups=queue,
         clerk_provider=lambda: clerk,  # duck-typed: the part of ClerkClient walks call
     )
-    walks = Walks(
-        deps, Writes(deps), page_size=page_size, confirm_requests=confirm_requests, write_chunk=write_chunk
-    )
+    walks = Walks(deps, Writes(deps), page_size=page_size, confirm_requests=confirm_requests, write_chunk=write_chunk)
     return WalkWorld(store, clerk, queue, walks, deps)

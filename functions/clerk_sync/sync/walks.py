@@ -33,12 +33,13 @@ logger = child_logger()
 # What a removal decision reads of each membership on record: a fraction of the item (which carries the member's
 # public_user_data), so a user's 1,200 come back in one small query.
 MEMBERSHIP_MARKS: Final = ("org_id", "user_id", "membership_id", "version", "synced_at", "provisional")
-# A page's memberships are written in chunks of this many, and no further chunk is begun once fewer than
-# WRITE_RESERVE_SECONDS remain before the run's deadline: the rest of the page is left to the job (its next step
-# reads from where the writes stopped). A route's deadline is 25 s after it began and the gateway cuts at 30 s,
-# so one more chunk (about 200 writes) and the answer fit after the last check.
+# A page's memberships are written in chunks of this many, and no further chunk is begun once less than this
+# share of the time the writes started with is left before the run's deadline: the rest of the page is left to
+# the job (its next step reads from where the writes stopped). A route's deadline is 25 s after it began and the
+# gateway cuts at 30 s, so the writes stop beginning chunks about 17 s in, and one more chunk (about 200 writes)
+# and the answer fit; a queued step (at most 20 s) stops about 13 s in.
 WRITE_CHUNK: Final = 100
-WRITE_RESERVE_SECONDS: Final = 8.0
+WRITE_RESERVE_SHARE: Final = 1 / 3
 # Clerk requests one job message may spend confirming candidates: 2,500 of an organization's, 25 of a user's.
 # Within a queued sync's budget even at Clerk's development rate limit (100 requests / 10 s).
 CONFIRM_REQUESTS_PER_MESSAGE: Final = 25
@@ -241,8 +242,11 @@ class Walks:
         """Writes the page's memberships in chunks while the run's deadline allows (at least one chunk, so every
         step moves on); returns how many, from the start of the page, it wrote."""
         written = 0
+        cut = None
+        if run.deadline is not None:
+            cut = run.deadline - (run.deadline - run.clerk.clock()) * WRITE_RESERVE_SHARE
         while written < len(page.items):
-            if written and run.deadline is not None and run.clerk.clock() > run.deadline - WRITE_RESERVE_SECONDS:
+            if written and cut is not None and run.clerk.clock() > cut:
                 break
             chunk = page.items[written : written + self._write_chunk]
             self._writes.memberships(run, chunk)
