@@ -365,10 +365,18 @@ def tombstone_item(
     return item
 
 
-def removed_membership_item(org_id: str, user_id: str, version: int, ctx: WriteContext) -> dict[str, Any]:
-    """A membership Clerk no longer lists, removed by a sync at `version` (the time the listing began)."""
+def removed_membership_item(
+    org_id: str, user_id: str, version: int, ctx: WriteContext, *, removed_at: int, membership_id: str | None = None
+) -> dict[str, Any]:
+    """A membership Clerk no longer lists, removed by a sync: `version` is when the listing began, `deleted_at`
+    (`removed_at`) when the removal was written (ms). `unlisted` marks the removal as inferred, not Clerk's delete:
+    a read of Clerk begun after it that lists the membership repairs it (docs/decisions/0013). The id of the
+    incarnation it removed, when known, lets that incarnation's delete event make it final."""
     ids = {"org_id": org_id, "user_id": user_id}
-    return tombstone_item(keys.membership_key(org_id, user_id), Entity.MEMBERSHIP, ids, version, ctx)
+    if membership_id:
+        ids["membership_id"] = membership_id
+    item = tombstone_item(keys.membership_key(org_id, user_id), Entity.MEMBERSHIP, ids, version, ctx)
+    return {**item, "deleted_at": removed_at, "unlisted": True}
 
 
 def membership_tombstone_item(membership: Membership, ctx: WriteContext, policy: ItemPolicy) -> dict[str, Any]:
@@ -399,6 +407,7 @@ _BOOKKEEPING = frozenset(
         "refetch_requested_at",
         "refetch_event_id",
         METADATA_TRUNCATED,
+        "unlisted",
         keys.TTL_ATTRIBUTE,
     }
 )

@@ -34,13 +34,14 @@ class SyncTarget(StrEnum):
     USER_ORGANIZATIONS = "user_organizations"
     ORGANIZATION = "organization"
     MEMBERSHIP = "membership"
-    ORGANIZATION_MEMBERS = "organization_members"  # one page of a bulk member sync job
+    ORGANIZATION_MEMBERS = "organization_members"  # one step (a page or a confirmation round) of a member-sync job
+    USER_MEMBERSHIPS = "user_memberships"  # one step of a job walking a user's memberships
     USER_CASCADE = "user_cascade"  # a deleted user's memberships again, sent delayed (GSI1 lag; no Clerk call)
 
 
 class QueuedSync(BaseModel):
-    """A sync to run in the worker: healing a provisional record, a user's memberships, a job's next page,
-    or the delayed second pass of a user delete's cascade."""
+    """A sync to run in the worker: healing a provisional record, a user's memberships, a job's next step
+    (`offset` is its checkpoint), or the delayed second pass of a user delete's cascade."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 

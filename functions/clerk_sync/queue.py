@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from clerk_sync.jobs import Job, JobKind
 from clerk_sync.messages import USER_CASCADE_DELAY_SECONDS, QueuedEvent, QueuedMessage, QueuedSync, SyncTarget
 from clerk_sync.observability import child_logger
 from clerk_sync.vocabulary import SyncSource
@@ -97,17 +98,21 @@ class QueuedFollowUps:
         message = QueuedSync(target=target, user_id=user_id, trigger=source, requested_at=requested_at)
         self._send(message, delay_seconds=USER_CASCADE_DELAY_SECONDS, required=required)
 
-    def job_page(self, job_id: str, org_id: str, offset: int, requested_at: int) -> None:
+    def job_page(self, job: Job, offset: int, requested_at: int) -> None:
+        target = (
+            SyncTarget.ORGANIZATION_MEMBERS if job.kind is JobKind.ORGANIZATION_MEMBERS else SyncTarget.USER_MEMBERSHIPS
+        )
         message = QueuedSync(
-            target=SyncTarget.ORGANIZATION_MEMBERS,
-            org_id=org_id,
-            job_id=job_id,
+            target=target,
+            org_id=job.org_id,
+            user_id=job.user_id,
+            job_id=job.job_id,
             offset=offset,
             trigger=SyncSource.JOB,
             requested_at=requested_at,
         )
         if self._queue is None:
-            raise QueueUnavailableError("no event queue configured for member-sync jobs")
+            raise QueueUnavailableError("no event queue configured for membership jobs")
         self._send(message, required=True)
 
     def _send(self, message: QueuedSync, *, delay_seconds: int = 0, required: bool = False) -> None:

@@ -2,7 +2,8 @@
 
 Every membership write (event upsert, event delete, fetched write) is tried over every kind of item it can meet:
 nothing, a provisional record, a live record or a tombstone of the same id or of another id (a re-add), and a
-sync-removal tombstone (no id), each older, equal or newer than the write.
+sync-removal tombstone (with or without the id it removed, written before or after the write's read of Clerk
+began), each older, equal or newer than the write.
 """
 
 from __future__ import annotations
@@ -35,14 +36,26 @@ def _membership(version: int, membership_id: str = THIS, role: str = "org:member
     return Membership.model_validate(data)
 
 
+# A sync removal written after the write's read of Clerk began (CTX.now_ms), and one written before it.
+REMOVED_AFTER_READ = 2_000
+REMOVED_BEFORE_READ = 500
+
+
 def _prior_item(prior: str) -> dict[str, Any] | None:
-    """The item on record before the write: `<kind>:<id>@<version>`, `provisional`, `removed@<version>` or `none`."""
+    """The item on record before the write: `<kind>:<id>@<version>`, `provisional`, `none`, or a sync removal
+    `removed[-earlier][:this]@<version>` (`-earlier`: written before the write's read began; `:this`: of this id)."""
     if prior == "none":
         return None
     if prior == "provisional":
         return items.provisional_membership_item(ORG, USER, "org:member", WriteContext(SyncSource.FALLBACK, 1))
-    if prior.startswith("removed@"):
-        return items.removed_membership_item(ORG, USER, int(prior.split("@")[1]), CTX)
+    if prior.startswith("removed"):
+        head, version = prior.split("@")
+        name, _, incarnation = head.partition(":")
+        removed_at = REMOVED_BEFORE_READ if name == "removed-earlier" else REMOVED_AFTER_READ
+        membership_id = THIS if incarnation == "this" else None
+        return items.removed_membership_item(
+            ORG, USER, int(version), CTX, removed_at=removed_at, membership_id=membership_id
+        )
     kind, rest = prior.split(":")
     membership_id, version = rest.split("@")
     membership = _membership(int(version), {"this": THIS, "other": OTHER}[membership_id], role="org:admin")
@@ -89,6 +102,8 @@ CASES = [
     ("upsert", "tombstone:other@9", Outcome.STALE, False),
     ("upsert", "removed@5", Outcome.APPLIED, True),
     ("upsert", "removed@9", Outcome.STALE, False),
+    ("upsert", "removed:this@5", Outcome.APPLIED, True),  # a sync removal does not make its incarnation final
+    ("upsert", "removed:this@9", Outcome.STALE, False),
     # Event delete: its own incarnation whatever the versions; others by version, a tie to the delete.
     ("delete", "none", Outcome.APPLIED, True),
     ("delete", "provisional", Outcome.APPLIED, True),
@@ -103,6 +118,8 @@ CASES = [
     ("delete", "tombstone:other@9", Outcome.STALE, False),
     ("delete", "removed@5", Outcome.APPLIED, True),
     ("delete", "removed@9", Outcome.STALE, False),
+    ("delete", "removed:this@9", Outcome.APPLIED, True),  # Clerk's delete of the removed incarnation: final now
+    ("delete", "removed-earlier@9", Outcome.STALE, False),
     # Fetched write: wins ties over live records, never brings back its own incarnation.
     ("fetched", "none", Outcome.APPLIED, True),
     ("fetched", "provisional", Outcome.APPLIED, True),
@@ -117,7 +134,10 @@ CASES = [
     ("fetched", "tombstone:other@7", Outcome.STALE, False),
     ("fetched", "tombstone:other@9", Outcome.STALE, False),
     ("fetched", "removed@5", Outcome.APPLIED, True),
-    ("fetched", "removed@9", Outcome.STALE, False),
+    ("fetched", "removed@9", Outcome.STALE, False),  # its read began before the removal
+    ("fetched", "removed:this@9", Outcome.STALE, False),
+    ("fetched", "removed-earlier@9", Outcome.APPLIED, True),  # a read begun after a sync removal repairs it
+    ("fetched", "removed-earlier:this@9", Outcome.APPLIED, True),
 ]
 
 
@@ -196,10 +216,12 @@ def test_store_membership_conditions_bind_exactly_their_placeholders(aws: Any) -
         for write in ("upsert", "delete", "fetched"):
             _write(store, write)
         store.put_provisional_membership(ORG, "user_bob", "org:member", CTX)
-        store.remove_unlisted_membership(ORG, USER, 2_000, CTX)
+        store.remove_unlisted_membership(ORG, USER, 2_000, CTX, removed_at=2_001)
+        store.put_membership(_membership(9), CTX, fetched=True)
+        store.remove_unlisted_membership(ORG, USER, 2_000, CTX, removed_at=2_001, membership_id=THIS)
     finally:
         aws.dynamodb.meta.events.unregister("provide-client-params.dynamodb.*", record)
-    assert len(seen) >= 8
+    assert len(seen) >= 10
     for expression, values in seen:
         assert set(_PLACEHOLDER.findall(expression)) == values, expression
 

@@ -65,11 +65,11 @@ def test_login_refreshing_a_stale_user_fetches_only_the_user(harness: Harness) -
 def test_first_login_whose_membership_listing_fails_queues_it(harness: Harness) -> None:
     user_id = harness.clerk.create_user(first_name="Grace")["id"]
     client = harness.service.clerk
-    client.list_user_memberships = _unavailable  # type: ignore[method-assign]
+    client.list_user_memberships_page = _unavailable  # type: ignore[method-assign]
     try:
         login = harness.service.ensure_login_user(user_id)
     finally:
-        del client.list_user_memberships
+        del client.list_user_memberships_page
     assert login.source == "clerk"
     [queued] = harness.queued_syncs()
     assert (queued.target, queued.user_id, queued.trigger) == (SyncTarget.USER_ORGANIZATIONS, user_id, "login")

@@ -205,8 +205,9 @@ def test_member_job_runs_through_the_worker_and_removes_dropped_members(harness:
     result = harness.service.start_members_sync(org_id, requested_by="user_admin")
     assert result.job is not None
     poller = harness.run_worker()
-    assert (poller.stats.succeeded, poller.stats.failed) == (1, 0)
+    # The second page, then the lookup that confirms the member no page returned is gone (docs/decisions/0013).
+    assert (poller.stats.succeeded, poller.stats.failed) == (2, 0)
     job = harness.service.get_job(result.job.job_id)
     assert job is not None
-    assert (job.status, job.removed) == (JobStatus.SUCCEEDED, 1)
+    assert (job.status, job.removed, job.checked) == (JobStatus.SUCCEEDED, 1, 1)
     assert len(harness.store.organization_memberships(org_id)) == 699

@@ -36,6 +36,14 @@ class MembersSyncResult(BaseModel):
     status_url: str | None = None
 
 
+class UserSyncResult(SyncReport):
+    """A user sync's inline part: the report's fields, and `job` / `status_url` (status 202) when the user's
+    memberships span more than one Clerk page and a job reads the rest."""
+
+    job: Job | None = None
+    status_url: str | None = None
+
+
 class MembershipStatus(BaseModel):
     org_id: str
     role: str | None = None

@@ -35,12 +35,14 @@ from clerk_sync.api.schemas import (
     MembershipSyncRequest,
     MembersSyncResult,
     SyncStatus,
+    UserSyncResult,
 )
 from clerk_sync.items import readable
 from clerk_sync.jobs import Job
 from clerk_sync.observability import count, logger
 from clerk_sync.reports import SyncReport
 from clerk_sync.sync.service import SyncService
+from clerk_sync.sync.walks import StartedSync
 from clerk_sync.vocabulary import SyncSource
 from clerk_sync.wiring import access_settings, caller_limits, sync_service
 
@@ -143,43 +145,63 @@ app.use(middlewares=[require_caller])
 # ---- the caller ------------------------------------------------------------------------------------------
 
 
+def _user_sync(result: StartedSync, *, not_found: bool = False) -> Response[UserSyncResult]:
+    """200 when the inline part finished the sync, else 202 with the job that carries on (`Location`)."""
+    report = _found(result.report, "user") if not_found else _counted(result.report)
+    status_url = f"/api/sync/jobs/{result.job.job_id}" if result.job else None
+    body = UserSyncResult(**report.model_dump(exclude={"summary"}), job=result.job, status_url=status_url)
+    return Response(
+        status_code=202 if result.job else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={"Location": status_url} if status_url else {},
+    )
+
+
 @app.post(
-    "/api/sync/user", summary="Full sync of the caller: user, organizations, memberships", responses=_documented(429)
+    "/api/sync/user",
+    summary="Full sync of the caller: user, organizations, memberships; 202 with a job beyond one page",
+    responses=_documented(429),
 )
-def sync_caller() -> SyncReport:
+def sync_caller() -> Response[UserSyncResult]:
     _spend_sync(caller())
     service = _service()
-    return _counted(service.full_user_sync(caller().userId, deadline=_deadline(service)))
+    user_id = caller().userId
+    return _user_sync(service.start_full_user_sync(user_id, user_id, deadline=_deadline(service)))
 
 
 @app.post(
     "/api/sync/user/full", summary="Full sync of the caller (same as POST /api/sync/user)", responses=_documented(429)
 )
-def sync_caller_full() -> SyncReport:
+def sync_caller_full() -> Response[UserSyncResult]:
     return sync_caller()
 
 
 @app.post(
     "/api/sync/user/organizations",
-    summary="The caller's organizations and memberships (removes those Clerk no longer lists)",
+    summary="The caller's organizations and memberships (removes those Clerk no longer lists); 202 with a job "
+    "beyond one page",
     responses=_documented(429),
 )
-def sync_caller_organizations() -> SyncReport:
+def sync_caller_organizations() -> Response[UserSyncResult]:
     _spend_sync(caller())
     service = _service()
-    return _counted(service.sync_user_organizations(caller().userId, deadline=_deadline(service)))
+    user_id = caller().userId
+    return _user_sync(service.start_user_organizations_sync(user_id, user_id, deadline=_deadline(service)))
 
 
 @app.post(
     "/api/sync/user/<clerkUserId>",
-    summary="Full sync of any user (platform admins)",
+    summary="Full sync of any user (platform admins); 202 with a job beyond one page",
     responses=_documented(400, 403, 404, 429),
 )
-def sync_any_user(clerkUserId: Annotated[str, Path(pattern=USER_ID_PATTERN)]) -> SyncReport:  # noqa: N803
-    permissions.require_platform_admin(caller())
-    _spend_sync(caller())
+def sync_any_user(clerkUserId: Annotated[str, Path(pattern=USER_ID_PATTERN)]) -> Response[UserSyncResult]:  # noqa: N803
+    current = caller()
+    permissions.require_platform_admin(current)
+    _spend_sync(current)
     service = _service()
-    return _found(service.full_user_sync(clerkUserId, deadline=_deadline(service)), "user")
+    started = service.start_full_user_sync(clerkUserId, current.userId, deadline=_deadline(service))
+    return _user_sync(started, not_found=True)
 
 
 # ---- organizations and memberships ---------------------------------------------------------------------
@@ -275,7 +297,7 @@ def sync_status() -> SyncStatus:
 
 @app.get(
     "/api/sync/jobs/<jobId>",
-    summary="Progress of a member-sync job (its requester, the organization's admins, platform admins)",
+    summary="Progress of a membership job (its requester; the organization's admins; platform admins)",
     responses=_documented(400, 403, 404),
 )
 def job_status(jobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)]) -> Job:  # noqa: N803
@@ -285,7 +307,10 @@ def job_status(jobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)]) -> Job:  # n
     if job is None:
         raise ApiError(404, "not_found", "no such job")
     if job.requested_by != current.userId:
-        permissions.require_org_admin(current, job.org_id, service)
+        if job.org_id is None:  # a user's memberships: its requester and platform admins
+            permissions.require_platform_admin(current)
+        else:
+            permissions.require_org_admin(current, job.org_id, service)
     return job
 
 

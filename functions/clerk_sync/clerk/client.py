@@ -52,13 +52,15 @@ from clerk_sync.observability import metrics as default_metrics
 from clerk_sync.vocabulary import CLERK_API_URL
 
 MAX_PAGE_SIZE: Final = 500
+# User ids one `GET /organizations/{id}/memberships?user_id=...` accepts.
+MAX_USER_IDS: Final = 100
 
 logger = child_logger()
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
-Params = Mapping[str, str | int]
+Params = Mapping[str, str | int | list[str]]  # a list repeats the parameter (`user_id=a&user_id=b`)
 
 
 class MetricsSink(Protocol):
@@ -331,6 +333,25 @@ class ClerkClient:
         path = f"/users/{_segment(user_id)}/organization_memberships"
         return self._collect("UsersGetOrganizationMemberships", path, self._deadline(deadline, timeout_budget))
 
+    def list_user_memberships_page(
+        self,
+        user_id: str,
+        *,
+        limit: int = MAX_PAGE_SIZE,
+        offset: int = 0,
+        deadline: float | None = None,
+        timeout_budget: float | None = None,
+    ) -> Page[Membership]:
+        """One page of `GET /users/{user_id}/organization_memberships` (organizations embedded)."""
+        return self._data_page(
+            "UsersGetOrganizationMemberships",
+            f"/users/{_segment(user_id)}/organization_memberships",
+            Membership,
+            limit=limit,
+            offset=offset,
+            deadline=self._deadline(deadline, timeout_budget),
+        )
+
     def list_organization_memberships_page(
         self,
         org_id: str,
@@ -366,6 +387,28 @@ class ClerkClient:
             raise ClerkResponseError("expected {data: [...], total_count: n}", operation=operation)
         found = [m for m in _parse_models(operation, Membership, data) if m.user_id == user_id]
         return found[0] if found else None
+
+    def find_organization_memberships(
+        self, org_id: str, user_ids: list[str], *, deadline: float | None = None, timeout_budget: float | None = None
+    ) -> list[Membership]:
+        """The memberships of these users (at most 100) in the organization, organization embedded: one request.
+
+        `GET /organizations/{org_id}/memberships?user_id=...&user_id=...`; users who are not members are left out;
+        ClerkNotFoundError means the organization is gone.
+        """
+        if not 1 <= len(user_ids) <= MAX_USER_IDS:
+            raise ValueError(f"between 1 and {MAX_USER_IDS} user ids")
+        if any(not user_id or user_id[0] in "+-" for user_id in user_ids):
+            raise ValueError("a user id must not be empty or start with + or -")  # Clerk reads those as filters
+        operation = "ListOrganizationMemberships"
+        path = f"/organizations/{_segment(org_id)}/memberships"
+        params: dict[str, str | int | list[str]] = {"user_id": list(user_ids), "limit": MAX_USER_IDS, "offset": 0}
+        payload = _json(operation, self._get(operation, path, params, self._deadline(deadline, timeout_budget)))
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list):
+            raise ClerkResponseError("expected {data: [...], total_count: n}", operation=operation)
+        wanted = set(user_ids)
+        return [m for m in _parse_models(operation, Membership, data) if m.user_id in wanted]
 
     def list_organization_memberships(
         self, org_id: str, *, deadline: float | None = None, timeout_budget: float | None = None

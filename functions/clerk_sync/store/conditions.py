@@ -22,17 +22,25 @@ UPSERT_PROFILE = f"{IS_NEW} OR ({IS_LIVE} AND {IS_OLDER})"
 TOMBSTONE_PROFILE = f"{IS_NEW} OR {IS_LIVE}"
 # A membership delete is final for its membership id; a re-add is a new membership (a new id, an
 # incarnation), decided by version. The delete supersedes its incarnation's updates, whatever versions Clerk
-# put on them. Provisional records (version 0)
-# and sync-removal tombstones carry no membership id, so versions alone decide against them.
+# put on them. Provisional records (version 0) carry no membership id, so versions alone decide against them.
 IS_SAME_INCARNATION = "membership_id = :membership_id"
-# A tombstone of another (or no known) incarnation yields to anything newer: a re-add, or its later removal.
-OVER_OLDER_OTHER_TOMBSTONE = f"({IS_TOMBSTONE} AND {IS_OLDER} AND NOT {IS_SAME_INCARNATION})"
+# A tombstone a sync wrote because Clerk no longer listed the membership (`remove_unlisted_membership`, marked
+# `unlisted`; older ones carry no membership id): an inference, not Clerk's word. It never makes its incarnation
+# final (versions decide against it, whatever id it keeps) and a read of Clerk begun after it was written
+# (`deleted_at`) repairs it (docs/decisions/0013). Only ever tested together with IS_TOMBSTONE.
+IS_INFERRED_REMOVAL = "(attribute_exists(unlisted) OR attribute_not_exists(membership_id))"
+# A tombstone of another (or no known) incarnation, or an inferred removal, yields to anything newer: a re-add,
+# or its later removal.
+OVER_OLDER_OTHER_TOMBSTONE = f"({IS_TOMBSTONE} AND {IS_OLDER} AND ({IS_INFERRED_REMOVAL} OR NOT {IS_SAME_INCARNATION}))"
 # Event upsert: a newer version of a live record, or a newer incarnation over an older tombstone.
 UPSERT_MEMBERSHIP = f"{IS_NEW} OR ({IS_LIVE} AND {IS_OLDER}) OR {OVER_OLDER_OTHER_TOMBSTONE}"
 # Delete: its own incarnation at any version; another live incarnation only if not newer (a tie goes to
-# the delete); another incarnation's older tombstone. Never over its own tombstone (a repeat).
+# the delete); another incarnation's older tombstone. Never over its own tombstone (a repeat). Over an inferred
+# removal as over a live record: Clerk's delete of that incarnation makes it final.
 DELETE_MEMBERSHIP = (
-    f"{IS_NEW} OR ({IS_LIVE} AND ({IS_SAME_INCARNATION} OR {IS_NOT_NEWER})) OR {OVER_OLDER_OTHER_TOMBSTONE}"
+    f"{IS_NEW} OR (({IS_LIVE} OR ({IS_TOMBSTONE} AND {IS_INFERRED_REMOVAL}))"
+    f" AND ({IS_SAME_INCARNATION} OR {IS_NOT_NEWER}))"
+    f" OR {OVER_OLDER_OTHER_TOMBSTONE}"
 )
 # Parents of a membership must not be tombstones (cascade holds for late membership events too).
 PARENT_NOT_DELETED = f"{IS_NEW} OR {IS_LIVE}"
@@ -41,11 +49,18 @@ STILL_SAME_VERSION = f"attribute_exists(PK) AND {IS_SAME_VERSION}"
 # Data just read from Clerk's API is Clerk's current state: at an equal version it replaces what we hold
 # (this is how a needs_refetch tie is settled), and it refreshes synced_at even when nothing changed.
 REFRESH_PROFILE = f"{IS_NEW} OR ({IS_LIVE} AND {IS_NOT_NEWER})"
+# A read of Clerk that began (`:read_from`, the fetched item's synced_at) after a sync inferred a removal lists
+# what Clerk has now: it wins whatever the versions. A read begun before the removal does not.
+REPAIRS_INFERRED_REMOVAL = f"({IS_TOMBSTONE} AND {IS_INFERRED_REMOVAL} AND deleted_at < :read_from)"
 # A listing read before a delete must not bring that incarnation back; a same-version delete of another
 # incarnation still beats it.
-REFRESH_MEMBERSHIP = f"{IS_NEW} OR ({IS_LIVE} AND {IS_NOT_NEWER}) OR {OVER_OLDER_OTHER_TOMBSTONE}"
-# A sync removes a membership Clerk no longer lists only if nothing newer than the listing wrote it.
+REFRESH_MEMBERSHIP = (
+    f"{IS_NEW} OR ({IS_LIVE} AND {IS_NOT_NEWER}) OR {OVER_OLDER_OTHER_TOMBSTONE} OR {REPAIRS_INFERRED_REMOVAL}"
+)
+# A sync removes a membership Clerk no longer lists only if nothing newer than the listing wrote it, and only
+# the incarnation it looked at (whose id the removal keeps), or a record without one.
 REMOVE_UNLISTED = f"{IS_LIVE} AND {IS_OLDER} AND synced_at < :listed_at"
+REMOVE_UNLISTED_INCARNATION = f"{REMOVE_UNLISTED} AND {IS_SAME_INCARNATION}"
 # Membership sync requests are coalesced per user: `missing` asks once until a sync completes (or the
 # request is old enough to have been lost), `always` at most once per window.
 SYNC_NEVER_DONE = "attribute_not_exists(synced_at) AND (attribute_not_exists(requested_at) OR requested_at < :cutoff)"
@@ -76,9 +91,10 @@ def classify(old: dict[str, Any] | None, item: dict[str, Any], *, profile: bool)
 
 
 def same_incarnation(old: dict[str, Any], item: dict[str, Any]) -> bool:
-    """Both carry the same Clerk membership id (provisional and sync-removal items carry none)."""
+    """Both carry the same Clerk membership id (provisional items carry none); an inferred removal never counts."""
     membership_id = item.get("membership_id")
-    return membership_id is not None and old.get("membership_id") == membership_id
+    inferred = bool(old.get("unlisted"))
+    return membership_id is not None and not inferred and old.get("membership_id") == membership_id
 
 
 def classify_refresh(old: dict[str, Any] | None, item: dict[str, Any]) -> Outcome:

@@ -35,6 +35,15 @@ def _membership_values(item: Item) -> dict[str, Any]:
     return placeholders(version=item["version"], false=False, true=True, membership_id=item["membership_id"])
 
 
+def _projection(fields: Sequence[str]) -> dict[str, Any]:
+    """A query's ProjectionExpression for `fields` plus the keys (every name aliased: some are reserved words)."""
+    if not fields:
+        return {}
+    names = list(dict.fromkeys((keys.PK, keys.SK, *fields)))
+    aliases = {f"#p{number}": name for number, name in enumerate(names)}
+    return {"ProjectionExpression": ", ".join(aliases), "ExpressionAttributeNames": aliases}
+
+
 def _membership_id(org_id: str, user_id: str) -> str:
     return f"{org_id}/{user_id}"
 
@@ -93,6 +102,8 @@ class SyncStore:
         values = _membership_values(item)
         if fetched:
             entity_id = _membership_id(membership.org_id, membership.user_id)
+            # The read began when its sync did (ctx.now_ms, the item's synced_at): it repairs removals inferred before.
+            values = {**values, **placeholders(read_from=item["synced_at"])}
             return self._refresh(item, when.REFRESH_MEMBERSHIP, values, Entity.MEMBERSHIP, entity_id, profile=False)
         return self._write_membership(
             membership.org_id, membership.user_id, item, when.UPSERT_MEMBERSHIP, values=values, ctx=ctx
@@ -103,16 +114,32 @@ class SyncStore:
         item = items.provisional_membership_item(org_id, user_id, role, ctx)
         return self._write_membership(org_id, user_id, item, when.IS_NEW, values={}, ctx=ctx)
 
-    def remove_unlisted_membership(self, org_id: str, user_id: str, listed_at: int, ctx: WriteContext) -> WriteResult:
+    def remove_unlisted_membership(
+        self,
+        org_id: str,
+        user_id: str,
+        listed_at: int,
+        ctx: WriteContext,
+        *,
+        removed_at: int,
+        membership_id: str | None = None,
+    ) -> WriteResult:
         """Tombstones a live membership Clerk's listing (begun at `listed_at`, ms) no longer holds.
 
         Anything written since the listing began (a webhook, a re-add) has a newer version or synced_at and
-        is left alone; a later event with a newer version still wins over this tombstone.
+        is left alone; a later event with a newer version still wins over this tombstone, and so does a read
+        of Clerk begun after `removed_at` (the time of this write) that lists the membership: the removal is
+        inferred, not Clerk's word (docs/decisions/0013). With `membership_id` only that incarnation is removed.
         """
-        item = items.removed_membership_item(org_id, user_id, listed_at, ctx)
-        written = self.table.put(
-            item, when.REMOVE_UNLISTED, placeholders(version=listed_at, listed_at=listed_at, false=False)
+        item = items.removed_membership_item(
+            org_id, user_id, listed_at, ctx, removed_at=removed_at, membership_id=membership_id
         )
+        values = placeholders(version=listed_at, listed_at=listed_at, false=False)
+        condition = when.REMOVE_UNLISTED
+        if membership_id:
+            condition = when.REMOVE_UNLISTED_INCARNATION
+            values = {**values, **placeholders(membership_id=membership_id)}
+        written = self.table.put(item, condition, values)
         outcome = Outcome.APPLIED if written.applied else Outcome.STALE
         return WriteResult(outcome, Entity.MEMBERSHIP, _membership_id(org_id, user_id))
 
@@ -182,21 +209,26 @@ class SyncStore:
         """The items that exist among `item_keys` (consistent reads, 100 keys a request), in no order."""
         return self.table.get_many(item_keys)
 
-    def user_memberships(self, user_id: str) -> list[Item]:
-        """The user's live memberships, from the sparse GSI1 (eventually consistent, as GSIs are)."""
+    def user_memberships(self, user_id: str, *, fields: Sequence[str] = ()) -> list[Item]:
+        """The user's live memberships, from the sparse GSI1 (eventually consistent, as GSIs are); only `fields`
+        of each (and its keys) when given."""
         return list(
             self.table.query(
                 IndexName=keys.GSI1_NAME,
                 KeyConditionExpression=f"{keys.GSI1_PK} = :pk AND begins_with({keys.GSI1_SK}, :prefix)",
                 ExpressionAttributeValues=placeholders(pk=keys.USER_PREFIX + user_id, prefix=keys.ORG_PREFIX),
+                **_projection(fields),
             )
         )
 
-    def organization_memberships(self, org_id: str, *, include_deleted: bool = False) -> list[Item]:
+    def organization_memberships(
+        self, org_id: str, *, include_deleted: bool = False, fields: Sequence[str] = ()
+    ) -> list[Item]:
         found = self.table.query(
             KeyConditionExpression=f"{keys.PK} = :pk AND begins_with({keys.SK}, :member)",
             ExpressionAttributeValues=placeholders(pk=keys.ORG_PREFIX + org_id, member=keys.MEMBER_PREFIX),
             ConsistentRead=True,
+            **_projection((*fields, "deleted") if fields else ()),
         )
         return [item for item in found if include_deleted or not item.get("deleted")]
 

@@ -1,15 +1,18 @@
 """The follow-ups port: work a use case leaves for the worker instead of doing it now.
 
 A membership sync after a user webhook, the healing sync of a provisional record, the delayed second pass of a
-user delete's cascade, the next page of a member-sync job. The queue implements it (`clerk_sync.queue.
+user delete's cascade, the next step of a membership job. The queue implements it (`clerk_sync.queue.
 QueuedFollowUps`); tests may pass their own.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from clerk_sync.vocabulary import SyncSource
+
+if TYPE_CHECKING:
+    from clerk_sync.jobs import Job
 
 
 class FollowUps(Protocol):
@@ -31,5 +34,6 @@ class FollowUps(Protocol):
     def cascade_pass(self, user_id: str, source: SyncSource, requested_at: int, *, required: bool = False) -> None:
         """The delayed second pass of a user's cascade; `required` raises QueueUnavailableError when not queued."""
 
-    def job_page(self, job_id: str, org_id: str, offset: int, requested_at: int) -> None:
-        """The next page of a member-sync job; always required (raises QueueUnavailableError when not queued)."""
+    def job_page(self, job: Job, offset: int, requested_at: int) -> None:
+        """The next step of a membership job (at checkpoint `offset`); always required (raises
+        QueueUnavailableError when not queued)."""

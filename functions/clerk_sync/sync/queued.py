@@ -1,8 +1,8 @@
-"""Syncs the worker takes off the queue: healing provisional records, a user's memberships, job pages, and the
+"""Syncs the worker takes off the queue: healing provisional records, a user's memberships, job steps, and the
 delayed second pass of a user delete's cascade.
 
 A queued sync may spend on Clerk what is left of the invocation, less a reserve for the batch's other records,
-and at most a little more than one rate window: a 429 storm delays it instead of failing it. A job page that
+and at most a little more than one rate window: a 429 storm delays it instead of failing it. A job step that
 failed on its last delivery (it goes to the DLQ next) marks its job failed.
 """
 
@@ -27,6 +27,7 @@ SYNC_TIME_RESERVE_SECONDS: Final = 3.0
 # Clerk's rate window is 10 s; a sync may wait it out once (Retry-After) within this much of the invocation.
 SYNC_BUDGET_SECONDS: Final = 20.0
 _MIN_BUDGET_SECONDS: Final = 0.5
+_JOB_STEPS: Final = frozenset({SyncTarget.ORGANIZATION_MEMBERS, SyncTarget.USER_MEMBERSHIPS})
 
 
 @dataclass(frozen=True)
@@ -71,17 +72,19 @@ class QueuedSyncs:
     def _run(self, request: QueuedSync, budget_seconds: float | None) -> SyncReport:
         needs_clerk = request.target is not SyncTarget.USER_CASCADE
         deadline = self._deps.deadline_in(budget_seconds) if budget_seconds is not None and needs_clerk else None
-        source = SyncSource.JOB if request.target is SyncTarget.ORGANIZATION_MEMBERS else SyncSource.WEBHOOK
+        source = SyncSource.JOB if request.target in _JOB_STEPS else SyncSource.WEBHOOK
         if request.trigger is SyncSource.LOGIN:
             source = SyncSource.LOGIN
         match request.target:
+            # A user's memberships: the first page here, any further pages as a job of their own messages (the
+            # user is its requester), so one message never carries thousands of writes.
             case SyncTarget.USER:
-                return self._users.full_user_sync(
-                    _required(request.user_id, "user_id"), source=source, deadline=deadline
-                )
+                user_id = _required(request.user_id, "user_id")
+                return self._users.start_full_user_sync(user_id, user_id, source=source, deadline=deadline).report
             case SyncTarget.USER_ORGANIZATIONS:
                 user_id = _required(request.user_id, "user_id")
-                return self._users.sync_user_organizations(user_id, source=source, deadline=deadline)
+                started = self._users.start_user_organizations_sync(user_id, user_id, source=source, deadline=deadline)
+                return started.report
             case SyncTarget.ORGANIZATION:
                 org_id = _required(request.org_id, "org_id")
                 return self._organizations.sync_organization(org_id, source=source, deadline=deadline)
@@ -91,6 +94,9 @@ class QueuedSyncs:
             case SyncTarget.ORGANIZATION_MEMBERS:
                 job_id = _required(request.job_id, "job_id")
                 return self._organizations.continue_members_job(job_id, request.offset, deadline=deadline)
+            case SyncTarget.USER_MEMBERSHIPS:
+                job_id = _required(request.job_id, "job_id")
+                return self._users.continue_memberships_job(job_id, request.offset, deadline=deadline)
             case SyncTarget.USER_CASCADE:
                 return self._user_cascade(_required(request.user_id, "user_id"), source)
         raise ValueError(f"unknown sync target {request.target!r}")  # pragma: no cover - exhaustive match

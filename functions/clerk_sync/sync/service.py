@@ -6,7 +6,9 @@ instance guard its 404-driven deletions ask first (sync/instance.py), builds no 
 environment, so tests pass moto-backed or fake collaborators.
 
 Clerk request costs: `full_user_sync` is 1 + ceil(M/500) (M memberships; an empty list is one request),
-`sync_organization_members` 1 + ceil(N/500), `sync_membership` 1, `sync_user` / `sync_organization` 1.
+`sync_organization_members` 1 + ceil(N/500), `sync_membership` 1, `sync_user` / `sync_organization` 1; a walk of
+several pages adds the confirmation of what it did not list (sync/walks.py). The `start_*` calls read one page
+and leave the rest to a job.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from clerk_sync.sync.login import LoginSync, LoginUser
 from clerk_sync.sync.login_pause import LoginPause
 from clerk_sync.sync.lookups import CallerRecords, Lookups
 from clerk_sync.sync.memberships import MembershipSync
-from clerk_sync.sync.organizations import MembersSync, OrganizationSync
+from clerk_sync.sync.organizations import OrganizationSync
 from clerk_sync.sync.queued import Delivery, QueuedSyncs
 from clerk_sync.sync.users import UserSync
+from clerk_sync.sync.walks import StartedSync
 from clerk_sync.sync.writes import Writes
 from clerk_sync.vocabulary import SyncSource
 
@@ -137,6 +140,16 @@ class SyncService:
     ) -> SyncReport:
         return self._users.full_user_sync(user_id, source=source, deadline=deadline)
 
+    def start_full_user_sync(
+        self, user_id: str, requested_by: str, *, source: SyncSource = SyncSource.API, deadline: float | None = None
+    ) -> StartedSync:
+        return self._users.start_full_user_sync(user_id, requested_by, source=source, deadline=deadline)
+
+    def start_user_organizations_sync(
+        self, user_id: str, requested_by: str, *, source: SyncSource = SyncSource.API, deadline: float | None = None
+    ) -> StartedSync:
+        return self._users.start_user_organizations_sync(user_id, requested_by, source=source, deadline=deadline)
+
     def sync_organization(
         self, org_id: str, *, source: SyncSource = SyncSource.API, deadline: float | None = None
     ) -> SyncReport:
@@ -149,7 +162,7 @@ class SyncService:
 
     def start_members_sync(
         self, org_id: str, requested_by: str, *, source: SyncSource = SyncSource.API, deadline: float | None = None
-    ) -> MembersSync:
+    ) -> StartedSync:
         return self._organizations.start_members_sync(org_id, requested_by, source=source, deadline=deadline)
 
     def continue_members_job(self, job_id: str, offset: int, *, deadline: float | None = None) -> SyncReport:

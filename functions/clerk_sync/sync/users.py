@@ -1,23 +1,29 @@
 """User syncs from Clerk: the user alone (1 request), their memberships (ceil(M/500)), or both.
 
 A user Clerk no longer has (404) is tombstoned with its memberships; a membership on record that Clerk no longer
-lists is removed. No per-organization fetch: Clerk embeds the organization in each membership.
+lists is removed (after a walk of several pages, only once a lookup confirms it: sync/walks.py). No
+per-organization fetch: Clerk embeds the organization in each membership. Inline, every page is read in the call;
+`start_*` reads the first page and leaves the rest to a job of one page per queue message, which is what the API
+and the worker use, so that a user with thousands of memberships never holds a request past its budget.
 """
 
 from __future__ import annotations
 
 from clerk_sync.clerk.errors import ClerkNotFoundError
+from clerk_sync.jobs import Job, JobKind
 from clerk_sync.outcomes import Outcome
 from clerk_sync.reports import SyncReport, change_outcome
 from clerk_sync.sync.deps import SyncDeps, SyncRun
-from clerk_sync.sync.writes import Writes, unrefreshed_since
+from clerk_sync.sync.walks import Scope, StartedSync, Walks
+from clerk_sync.sync.writes import Writes
 from clerk_sync.vocabulary import SyncSource
 
 
 class UserSync:
-    def __init__(self, deps: SyncDeps, writes: Writes) -> None:
+    def __init__(self, deps: SyncDeps, writes: Writes, walks: Walks | None = None) -> None:
         self._deps = deps
         self._writes = writes
+        self._walks = walks or Walks(deps, writes)
 
     def sync_user(
         self, user_id: str, *, source: SyncSource = SyncSource.API, deadline: float | None = None
@@ -44,6 +50,26 @@ class UserSync:
                 self.organizations_into(run, user_id)
         return run.report
 
+    def start_full_user_sync(
+        self, user_id: str, requested_by: str, *, source: SyncSource = SyncSource.API, deadline: float | None = None
+    ) -> StartedSync:
+        """The user and the first page of their memberships inline; further pages become a queued job."""
+        with self._deps.run(source, user_id=user_id, deadline=deadline) as run:
+            job = self._start_organizations(run, user_id, requested_by) if self.user_into(run, user_id) else None
+        return self._walks.started(run.report, job)
+
+    def start_user_organizations_sync(
+        self, user_id: str, requested_by: str, *, source: SyncSource = SyncSource.API, deadline: float | None = None
+    ) -> StartedSync:
+        """The first page of the user's memberships inline; further pages become a queued job."""
+        with self._deps.run(source, user_id=user_id, deadline=deadline) as run:
+            job = self._start_organizations(run, user_id, requested_by)
+        return self._walks.started(run.report, job)
+
+    def continue_memberships_job(self, job_id: str, offset: int, *, deadline: float | None = None) -> SyncReport:
+        """One step of a user-memberships job; a redelivered or out-of-date message changes nothing."""
+        return self._walks.continue_job(job_id, offset, JobKind.USER_MEMBERSHIPS, deadline=deadline)
+
     def user_into(self, run: SyncRun, user_id: str) -> bool:
         """Stores the user as Clerk has it; True when it exists (and so has memberships worth syncing)."""
         try:
@@ -56,18 +82,18 @@ class UserSync:
         return result.outcome is not Outcome.TOMBSTONED
 
     def organizations_into(self, run: SyncRun, user_id: str) -> None:
-        """Stores the user's memberships as Clerk lists them and removes those it no longer lists."""
-        listed_at = run.ctx.now_ms
+        """Stores the user's memberships as Clerk lists them, every page inline, and removes those Clerk no
+        longer has."""
         try:
-            listing = run.clerk.list_user_memberships(user_id, deadline=run.deadline)
+            self._walks.walk(run, Scope.user(user_id))
         except ClerkNotFoundError:
             if run.report.found:
                 self._writes.user_gone(run, user_id)
-            return
-        self._writes.memberships(run, listing.items)
-        listed = {m.org_id for m in listing.items}
-        for item in self._deps.store.user_memberships(user_id):
-            org_id = str(item["org_id"])
-            if org_id not in listed and unrefreshed_since(item, listed_at):
-                self._writes.remove_unlisted(run, org_id, user_id, listed_at)
-        self._deps.claims.mark_synced(user_id, run.ctx.now_ms)
+
+    def _start_organizations(self, run: SyncRun, user_id: str, requested_by: str) -> Job | None:
+        try:
+            return self._walks.start(run, Scope.user(user_id), requested_by)
+        except ClerkNotFoundError:
+            if run.report.found:
+                self._writes.user_gone(run, user_id)
+            return None

@@ -66,19 +66,22 @@ class Writes:
         for user_id in cascade.deleted_users:
             self._deps.follow_ups.cascade_pass(user_id, report.trigger, run.ctx.now_ms)
 
-    def remove_unlisted(self, run: SyncRun, org_id: str, user_id: str, listed_at: int) -> None:
+    def remove_unlisted(
+        self, run: SyncRun, org_id: str, user_id: str, listed_at: int, *, incarnation: str | None = None
+    ) -> None:
+        """Removes a membership Clerk did not have when asked (a listing begun at `listed_at`, or a lookup).
+
+        Only after Clerk's word on it alone: a walk of one page, or a lookup by id (sync/walks.py). The removal is
+        stamped with the time it is written, so any read of Clerk begun later that lists the membership repairs it;
+        `incarnation` (the stored membership id) limits it to the record that was looked at.
+        """
         # Another instance's key lists none of ours: only the expected instance's listing removes (0014).
         self._deps.trust_not_found(run.deadline)
-        result = self._deps.store.remove_unlisted_membership(org_id, user_id, listed_at, run.ctx)
+        result = self._deps.store.remove_unlisted_membership(
+            org_id, user_id, listed_at, run.ctx, removed_at=self._deps.clock_ms(), membership_id=incarnation
+        )
         if result.outcome is Outcome.APPLIED:
             run.report.add("membership", membership_id(org_id, user_id), ChangeOutcome.REMOVED)
-
-    def remove_unlisted_members(self, run: SyncRun, org_id: str, listed_at: int, *, keep: set[str]) -> None:
-        """Removes the organization's live memberships a listing begun at `listed_at` neither listed nor refreshed."""
-        for item in self._deps.store.organization_memberships(org_id):
-            user_id = str(item["user_id"])
-            if user_id not in keep and unrefreshed_since(item, listed_at):
-                self.remove_unlisted(run, org_id, user_id, listed_at)
 
     def user_gone(self, run: SyncRun, user_id: str) -> None:
         """Clerk has no such user: tombstone ours (and cascade) if we hold any of it; an unknown id is not written."""

@@ -49,7 +49,9 @@ CALLS: dict[str, Callable[[SyncStore, JobStore, MembershipSyncClaims], Any]] = {
     "put_membership": lambda s, _j, _c: s.put_membership(MEMBERSHIP, CTX),
     "put_membership fetched": lambda s, _j, _c: s.put_membership(MEMBERSHIP, CTX, fetched=True),
     "put_provisional_membership": lambda s, _j, _c: s.put_provisional_membership("org_1", "user_1", "org:admin", CTX),
-    "remove_unlisted_membership": lambda s, _j, _c: s.remove_unlisted_membership("org_1", "user_1", 5, CTX),
+    "remove_unlisted_membership": lambda s, _j, _c: s.remove_unlisted_membership(
+        "org_1", "user_1", 5, CTX, removed_at=6
+    ),
     "delete_membership": lambda s, _j, _c: s.delete_membership(MEMBERSHIP, CTX),
     "cascade_deleted_parents": lambda s, _j, _c: s.cascade_deleted_parents(["user_1"], ["org_1"]),
     "cascade_user": lambda s, _j, _c: s.cascade_user("user_1"),
