@@ -189,12 +189,6 @@ def test_a_write_whose_answer_is_lost_is_resent_by_the_sdk_and_judged_a_duplicat
     assert_settled(world)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="JobStore.create (functions/clerk_sync/store/jobs.py:19) is not idempotent: when the answer to its put is "
-    "lost, the SDK's resend fails attribute_not_exists, the route answers 503 and the job it did create is stranded "
-    "(status running, no page queued)",
-)
 def test_a_member_sync_job_whose_creation_answer_is_lost_still_runs_to_the_end(world: SoakWorld) -> None:
     """Fails before the fix: the members route answers 503 storage_unavailable and the job never finishes."""
     clerk = world.clerk

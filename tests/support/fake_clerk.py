@@ -14,6 +14,7 @@ from typing import Any
 
 from clerk_sync.clerk.client import ClientStats, Page
 from clerk_sync.clerk.errors import ClerkNotFoundError
+from clerk_sync.clerk.instance import ClerkInstance
 from clerk_sync.models import Membership
 from tests.support.clerk_payloads import membership_data
 
@@ -49,6 +50,9 @@ class FakeClerk:
 
     def clock(self) -> float:
         return time.monotonic()
+
+    def get_instance(self, **_: Any) -> ClerkInstance:
+        return ClerkInstance(id="ins_fake", environment_type="development")
 
     def list_organization_memberships_page(self, org_id: str, *, limit: int, offset: int, **_: Any) -> Page[Membership]:
         return self._page(org_id, [m for (org, _), m in self.memberships.items() if org == org_id], limit, offset)

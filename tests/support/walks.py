@@ -12,6 +12,7 @@ from clerk_sync.models import Membership
 from clerk_sync.reports import SyncReport
 from clerk_sync.store import JobStore, MembershipSyncClaims, SyncStore
 from clerk_sync.sync.deps import SyncDeps, now_ms
+from clerk_sync.sync.instance import InstanceGuard
 from clerk_sync.sync.walks import Scope, Walks
 from clerk_sync.sync.writes import Writes
 from clerk_sync.vocabulary import SyncSource
@@ -92,6 +93,7 @@ def walk_world(store: SyncStore, *, page_size: int = 3, confirm_requests: int = 
         claims=MembershipSyncClaims(store.table),
         follow_ups=queue,
         clerk_provider=lambda: clerk,  # duck-typed: the part of ClerkClient walks call
+        instance=InstanceGuard(lambda: clerk),  # the fake's key is its own instance's: removals go ahead
     )
     walks = Walks(deps, Writes(deps), page_size=page_size, confirm_requests=confirm_requests, write_chunk=write_chunk)
     return WalkWorld(store, clerk, queue, walks, deps)

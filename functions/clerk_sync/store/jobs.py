@@ -16,7 +16,11 @@ class JobStore:
         self._table = table
 
     def create(self, job: Job) -> None:
-        if not self._table.put(job_item(job), when.IS_NEW, {}).applied:
+        """Creates the job; a job id is new, so an item equal to this one in the way is this very write, whose answer
+        was lost and which the SDK sent again. Any other item under the id is a conflict."""
+        item = job_item(job)
+        written = self._table.put(item, when.IS_NEW, {})
+        if not written.applied and written.old != item:
             raise StoreConflictError(f"job {job.job_id} already exists")
 
     def get(self, job_id: str) -> Job | None:
