@@ -10,11 +10,16 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | job          | JOB#<job_id>    | STATE             | USER#<requester>   | JOB#<job_id>  |
 | sync state   | USER#<user_id>  | MEMBERSHIPS       |                    |               |
 | sync limit   | USER#<user_id>  | SYNC_LIMIT        |                    |               |
+| run          | RUN#<run_id>    | STATE             |                    |               |
+| run's ids    | RUN#<run_id>    | SEEN#<page>       |                    |               |
+| current run  | RUNS#<kind>     | CURRENT           |                    |               |
 
 GSI1 holds two kinds of rows per user, told apart by the GSI1SK prefix: live memberships (`ORG#`) and
 the jobs the user started (`JOB#`). The sync-state item records when the user's memberships were last
 synced from Clerk, so user webhooks can tell whether a membership sync is needed (docs/decisions/0006). The
 sync-limit item counts one caller's manual syncs in their current window and expires with the table's TTL.
+A run (backfill or reconcile) keeps its checkpoint in its `STATE` item and, for reconcile, the ids each listed
+page held; the `CURRENT` item of its kind names the run a new start resumes.
 """
 
 from __future__ import annotations
@@ -32,6 +37,10 @@ USER_PREFIX: Final = "USER#"
 ORG_PREFIX: Final = "ORG#"
 MEMBER_PREFIX: Final = "MEMBER#"
 JOB_PREFIX: Final = "JOB#"
+RUN_PREFIX: Final = "RUN#"
+RUNS_PREFIX: Final = "RUNS#"
+SEEN_PREFIX: Final = "SEEN#"
+CURRENT_SK: Final = "CURRENT"
 PROFILE_SK: Final = "PROFILE"
 JOB_SK: Final = "STATE"
 MEMBERSHIPS_SK: Final = "MEMBERSHIPS"
@@ -72,3 +81,15 @@ def membership_state_key(user_id: str) -> Key:
 
 def sync_limit_key(user_id: str) -> Key:
     return {PK: USER_PREFIX + user_id, SK: SYNC_LIMIT_SK}
+
+
+def run_key(run_id: str) -> Key:
+    return {PK: RUN_PREFIX + run_id, SK: JOB_SK}
+
+
+def run_seen_key(run_id: str, page: int) -> Key:
+    return {PK: RUN_PREFIX + run_id, SK: f"{SEEN_PREFIX}{page:06d}"}
+
+
+def current_run_key(kind: str) -> Key:
+    return {PK: RUNS_PREFIX + kind, SK: CURRENT_SK}

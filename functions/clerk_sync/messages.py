@@ -37,6 +37,10 @@ class SyncTarget(StrEnum):
     ORGANIZATION_MEMBERS = "organization_members"  # one step (a page or a confirmation round) of a member-sync job
     USER_MEMBERSHIPS = "user_memberships"  # one step of a job walking a user's memberships
     USER_CASCADE = "user_cascade"  # a deleted user's memberships again, sent delayed (GSI1 lag; no Clerk call)
+    # One step of a bulk run (`job_id` the run, `offset` its step); without `job_id` (the schedule's message) the
+    # worker starts a run or continues the unfinished one.
+    BACKFILL = "backfill"
+    RECONCILE = "reconcile"
 
 
 class QueuedSync(BaseModel):

@@ -47,11 +47,12 @@ def log_metrics(handler: Handler) -> Handler:
     return cast(Handler, run)
 
 
-def count(name: str, **dimensions: str) -> None:
-    """One count with its own dimensions (e.g. Outcome), kept apart from the handler's shared metric set."""
+def count(name: str, /, amount: float = 1, **dimensions: str) -> None:
+    """A count (one by default) with its own dimensions (e.g. Outcome), kept apart from the handler's shared metric
+    set."""
     # single_metric prints even when POWERTOOLS_METRICS_DISABLED is set; honour the switch here.
     if is_metrics_disabled():
         return
-    with single_metric(name, MetricUnit.Count, 1, namespace=METRICS_NAMESPACE) as metric:
+    with single_metric(name, MetricUnit.Count, amount, namespace=METRICS_NAMESPACE) as metric:
         for dimension, value in dimensions.items():
             metric.add_dimension(dimension, value)

@@ -25,3 +25,4 @@ class WriteResult:
     entity: Entity
     entity_id: str
     cascaded: int = 0  # memberships removed because their user or organization was deleted
+    created: bool = False  # applied where no record (not even a provisional one or a tombstone) was

@@ -115,6 +115,14 @@ class QueuedFollowUps:
             raise QueueUnavailableError("no event queue configured for membership jobs")
         self._send(message, required=True)
 
+    def run_step(self, kind: str, run_id: str, step: int, requested_at: int) -> None:
+        message = QueuedSync(
+            target=SyncTarget(kind), job_id=run_id, offset=step, trigger=SyncSource(kind), requested_at=requested_at
+        )
+        if self._queue is None:
+            raise QueueUnavailableError("no event queue configured for bulk runs")
+        self._send(message, required=True)
+
     def _send(self, message: QueuedSync, *, delay_seconds: int = 0, required: bool = False) -> None:
         fields = {"target": message.target.value, "user_id": message.user_id, "org_id": message.org_id}
         if self._queue is None:

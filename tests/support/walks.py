@@ -43,6 +43,8 @@ class StepQueue:
     def job_page(self, job: Job, offset: int, requested_at: int) -> None:
         self.steps.append((job, offset))
 
+    def run_step(self, *_: Any) -> None: ...
+
 
 @dataclass
 class WalkWorld:

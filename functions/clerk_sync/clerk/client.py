@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Generic, Protocol, TypeVar
 from urllib.parse import quote
@@ -269,19 +269,30 @@ class ClerkClient:
         limit: int = MAX_PAGE_SIZE,
         offset: int = 0,
         starting_after: str | None = None,
+        order_by: str | None = None,
+        created_at_after: int | None = None,
+        user_ids: Sequence[str] = (),
         deadline: float | None = None,
         timeout_budget: float | None = None,
     ) -> Page[User]:
-        """One page of `GET /users` (newest first; a bare array, so `total_count` is None).
+        """One page of `GET /users` (newest first unless `order_by`; a bare array, so `total_count` is None).
 
         `starting_after` is Clerk's cursor (the last user id of the previous page) and needs `offset` 0;
-        it costs the same at any depth, where a large `offset` gets slower.
+        it costs the same at any depth, where a large `offset` gets slower. `created_at_after` (Unix ms, strictly
+        after) with `order_by="+created_at"` is the stable key a backfill walks by; `user_ids` (at most 100) asks
+        for these users only.
         """
         if starting_after is not None and offset:
             raise ValueError("starting_after cannot be combined with a non-zero offset")
-        params: dict[str, str | int] = {"limit": _limit(limit), "offset": _offset(offset)}
+        params: dict[str, str | int | list[str]] = {"limit": _limit(limit), "offset": _offset(offset)}
         if starting_after is not None:
             params["starting_after"] = starting_after
+        if order_by is not None:
+            params["order_by"] = order_by
+        if created_at_after is not None:
+            params["created_at_after"] = created_at_after
+        if user_ids:
+            params["user_id"] = _ids(user_ids)
         operation = "GetUserList"
         payload = _json(operation, self._get(operation, "/users", params, self._deadline(deadline, timeout_budget)))
         if not isinstance(payload, list):
@@ -293,10 +304,18 @@ class ClerkClient:
         *,
         limit: int = MAX_PAGE_SIZE,
         offset: int = 0,
+        order_by: str | None = None,
+        organization_ids: Sequence[str] = (),
         deadline: float | None = None,
         timeout_budget: float | None = None,
     ) -> Page[Organization]:
-        """One page of `GET /organizations` (newest first) with `total_count`."""
+        """One page of `GET /organizations` (newest first unless `order_by`) with `total_count`;
+        `organization_ids` (at most 100) asks for these organizations only."""
+        extra: dict[str, str | int | list[str]] = {}
+        if order_by is not None:
+            extra["order_by"] = order_by
+        if organization_ids:
+            extra["organization_id"] = _ids(organization_ids)
         return self._data_page(
             "ListOrganizations",
             "/organizations",
@@ -304,6 +323,7 @@ class ClerkClient:
             limit=limit,
             offset=offset,
             deadline=self._deadline(deadline, timeout_budget),
+            extra=extra,
         )
 
     def list_all_memberships(
@@ -311,6 +331,7 @@ class ClerkClient:
         *,
         limit: int = MAX_PAGE_SIZE,
         offset: int = 0,
+        order_by: str | None = None,
         deadline: float | None = None,
         timeout_budget: float | None = None,
     ) -> Page[Membership]:
@@ -322,6 +343,7 @@ class ClerkClient:
             limit=limit,
             offset=offset,
             deadline=self._deadline(deadline, timeout_budget),
+            extra={"order_by": order_by} if order_by is not None else {},
         )
 
     # --- one user's or one organization's memberships: bounded, returned whole --------------------
@@ -428,9 +450,10 @@ class ClerkClient:
         limit: int,
         offset: int,
         deadline: float,
+        extra: Params | None = None,
     ) -> Page[M]:
         """One `{data, total_count}` page."""
-        params = {"limit": _limit(limit), "offset": _offset(offset)}
+        params: dict[str, str | int | list[str]] = {"limit": _limit(limit), "offset": _offset(offset), **(extra or {})}
         payload = _json(operation, self._get(operation, path, params, deadline))
         data = payload.get("data") if isinstance(payload, dict) else None
         total = payload.get("total_count") if isinstance(payload, dict) else None
@@ -583,6 +606,15 @@ def _segment(value: str) -> str:
     if value in ("", ".", ".."):
         raise ValueError("id must be a non-empty string other than '.' or '..'")
     return quote(value, safe="")
+
+
+def _ids(ids: Sequence[str]) -> list[str]:
+    """Ids for a list filter: at most 100, none empty or starting with + or - (Clerk reads those as filters)."""
+    if len(ids) > MAX_USER_IDS:
+        raise ValueError(f"at most {MAX_USER_IDS} ids")
+    if any(not one or one[0] in "+-" for one in ids):
+        raise ValueError("an id must not be empty or start with + or -")
+    return list(ids)
 
 
 def _limit(limit: int) -> int:

@@ -232,6 +232,21 @@ class SyncStore:
         )
         return [item for item in found if include_deleted or not item.get("deleted")]
 
+    def records_page(
+        self, *, start_key: dict[str, str] | None = None, limit: int = 500
+    ) -> tuple[list[Item], dict[str, str] | None]:
+        """The live users, organizations and memberships among `limit` table items read from `start_key` on, and
+        the key to continue from (None at the end): reconcile's checkpointed walk of the table."""
+        return self.table.scan_page(
+            start_key=start_key,
+            limit=limit,
+            filter_expression="entity IN (:user, :organization, :membership) AND deleted = :false",
+            user=Entity.USER.value,
+            organization=Entity.ORGANIZATION.value,
+            membership=Entity.MEMBERSHIP.value,
+            false=False,
+        )
+
     def scan(self) -> Iterator[Item]:
         """Every item in the table; for export, tests and reconcile, never for a request path."""
         return self.table.scan()
@@ -265,7 +280,8 @@ class SyncStore:
         """One conditional put of fetched data; the old item (on success or failure) says what it changed."""
         written = self.table.put(item, condition, values, replacing=True)
         if written.applied:
-            return WriteResult(when.classify_refresh(written.old, item), entity, entity_id)
+            outcome = when.classify_refresh(written.old, item)
+            return WriteResult(outcome, entity, entity_id, created=written.old is None)
         outcome = when.classify(written.old, item, profile=profile)
         # A tie cannot be lost by fresh data; what is left is a newer version or a tombstone.
         return WriteResult(Outcome.STALE if outcome is Outcome.NEEDS_REFETCH else outcome, entity, entity_id)

@@ -221,6 +221,27 @@ class Table:
         """Every item in the table, consistently read; for export, tests and reconcile, never for a request path."""
         return self._paginate("scan", {"ConsistentRead": True}, "scan failed")
 
+    def scan_page(
+        self,
+        *,
+        start_key: dict[str, str] | None = None,
+        limit: int = 1000,
+        filter_expression: str | None = None,
+        **bound: Any,
+    ) -> tuple[list[Item], dict[str, str] | None]:
+        """One Scan request of up to `limit` items read (fewer returned when filtered) and the key to continue
+        from (None at the end): a checkpointable walk of the whole table."""
+        request: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True, "Limit": limit}
+        if start_key is not None:
+            request["ExclusiveStartKey"] = serialize(start_key)
+        if filter_expression:
+            request["FilterExpression"] = filter_expression
+            request["ExpressionAttributeValues"] = placeholders(**bound)
+        with self._request("scan failed"):
+            response = self._client.scan(**request)
+        last = response.get("LastEvaluatedKey")
+        return [deserialize(raw) for raw in response.get("Items", [])], (key_of(deserialize(last)) if last else None)
+
     # ---- internals ---------------------------------------------------------------------------
 
     def _put_request(self, item: Item, condition: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -37,3 +37,7 @@ class FollowUps(Protocol):
     def job_page(self, job: Job, offset: int, requested_at: int) -> None:
         """The next step of a membership job (at checkpoint `offset`); always required (raises
         QueueUnavailableError when not queued)."""
+
+    def run_step(self, kind: str, run_id: str, step: int, requested_at: int) -> None:
+        """The next step of a backfill or reconcile run in the worker; always required (raises
+        QueueUnavailableError when not queued)."""

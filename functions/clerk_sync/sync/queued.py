@@ -18,6 +18,7 @@ from clerk_sync.resources import EVENT_QUEUE
 from clerk_sync.sync.deps import SyncDeps
 from clerk_sync.sync.memberships import MembershipSync
 from clerk_sync.sync.organizations import OrganizationSync
+from clerk_sync.sync.runs import BulkRuns
 from clerk_sync.sync.users import UserSync
 from clerk_sync.sync.writes import membership_id
 from clerk_sync.vocabulary import SyncSource
@@ -28,6 +29,7 @@ SYNC_TIME_RESERVE_SECONDS: Final = 3.0
 SYNC_BUDGET_SECONDS: Final = 20.0
 _MIN_BUDGET_SECONDS: Final = 0.5
 _JOB_STEPS: Final = frozenset({SyncTarget.ORGANIZATION_MEMBERS, SyncTarget.USER_MEMBERSHIPS})
+_RUN_STEPS: Final = frozenset({SyncTarget.BACKFILL, SyncTarget.RECONCILE})
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,36 @@ class Delivery:
 
 class QueuedSyncs:
     def __init__(
-        self, deps: SyncDeps, users: UserSync, organizations: OrganizationSync, memberships: MembershipSync
+        self,
+        deps: SyncDeps,
+        users: UserSync,
+        organizations: OrganizationSync,
+        memberships: MembershipSync,
+        runs: BulkRuns,
     ) -> None:
         self._deps = deps
+        self._runs = runs
         self._users = users
         self._organizations = organizations
         self._memberships = memberships
 
     def run(self, request: QueuedSync, delivery: Delivery | None = None) -> SyncReport:
+        if request.target in _RUN_STEPS:
+            return self._run_step(request, delivery)
+        return self._sync(request, delivery)
+
+    def _run_step(self, request: QueuedSync, delivery: Delivery | None) -> SyncReport:
+        budget = SYNC_BUDGET_SECONDS if delivery is None else delivery.budget_seconds
+        try:
+            return self._runs.queued_step(
+                request, self._deps.deadline_in(budget), last=delivery is None or delivery.last
+            )
+        except Exception as error:
+            if request.job_id and (delivery is None or delivery.last):
+                self._runs.fail(request.target, request.job_id, f"{type(error).__name__}: {error}")
+            raise
+
+    def _sync(self, request: QueuedSync, delivery: Delivery | None) -> SyncReport:
         """Carries out one queued sync; without a `delivery` its Clerk calls get the client's default budget."""
         try:
             return self._run(request, None if delivery is None else delivery.budget_seconds)
@@ -99,6 +123,8 @@ class QueuedSyncs:
                 return self._users.continue_memberships_job(job_id, request.offset, deadline=deadline)
             case SyncTarget.USER_CASCADE:
                 return self._user_cascade(_required(request.user_id, "user_id"), source)
+            case SyncTarget.BACKFILL | SyncTarget.RECONCILE:  # pragma: no cover - taken by run()
+                raise ValueError("bulk run steps go through run()")
         raise ValueError(f"unknown sync target {request.target!r}")  # pragma: no cover - exhaustive match
 
     def _user_cascade(self, user_id: str, source: SyncSource) -> SyncReport:

@@ -28,6 +28,7 @@ from clerk_sync.sync.lookups import CallerRecords, Lookups
 from clerk_sync.sync.memberships import MembershipSync
 from clerk_sync.sync.organizations import OrganizationSync
 from clerk_sync.sync.queued import Delivery, QueuedSyncs
+from clerk_sync.sync.runs import BulkRuns
 from clerk_sync.sync.users import UserSync
 from clerk_sync.sync.walks import StartedSync
 from clerk_sync.sync.writes import Writes
@@ -79,7 +80,8 @@ class SyncService:
         self._memberships = MembershipSync(deps, writes)
         self._login = LoginSync(deps, self._users, writes, LoginPause(monotonic=monotonic))
         self._events = EventSync(deps, self._users, self._organizations, self._memberships)
-        self._queued = QueuedSyncs(deps, self._users, self._organizations, self._memberships)
+        self._runs = BulkRuns(deps, writes)
+        self._queued = QueuedSyncs(deps, self._users, self._organizations, self._memberships, self._runs)
         self._lookups = Lookups(deps)
 
     @property
@@ -178,6 +180,13 @@ class SyncService:
         deadline: float | None = None,
     ) -> SyncReport:
         return self._memberships.sync_membership(org_id, user_id, role, source=source, deadline=deadline)
+
+    # ---- bulk runs (the CLI, and the worker through run_queued) -----------------------------------
+
+    @property
+    def runs(self) -> BulkRuns:
+        """Backfill and reconcile: started, resumed, stepped inline or queued to the worker."""
+        return self._runs
 
     # ---- reads ----------------------------------------------------------------------------------
 

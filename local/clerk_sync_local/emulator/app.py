@@ -90,6 +90,11 @@ def _int_param(request: Request, name: str, default: int, minimum: int, maximum:
     return value
 
 
+def _optional_int(request: Request, name: str) -> int | None:
+    raw = request.query_params.get(name)
+    return None if raw is None or raw == "" else _int_param(request, name, 0, 0)
+
+
 def _paging(request: Request) -> tuple[int, int]:
     """Clerk's `limit` (1..500, default 10) and `offset` (>= 0, default 0)."""
     return _int_param(request, "limit", 10, 1, MAX_LIMIT), _int_param(request, "offset", 0, 0)
@@ -145,6 +150,8 @@ def backend_routes(emulator: ClerkEmulator) -> list[BaseRoute]:
             usernames=_many(request, "username"),
             external_ids=_many(request, "external_id"),
             organization_ids=_many(request, "organization_id"),
+            created_after=_optional_int(request, "created_at_after"),
+            created_before=_optional_int(request, "created_at_before"),
         )
         return JSONResponse(users)
 
@@ -155,6 +162,8 @@ def backend_routes(emulator: ClerkEmulator) -> list[BaseRoute]:
             usernames=_many(request, "username"),
             external_ids=_many(request, "external_id"),
             organization_ids=_many(request, "organization_id"),
+            created_after=_optional_int(request, "created_at_after"),
+            created_before=_optional_int(request, "created_at_before"),
         )
         return JSONResponse({"object": "total_count", "total_count": total})
 

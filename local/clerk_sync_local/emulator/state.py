@@ -819,8 +819,15 @@ class ClerkState:
         usernames: Sequence[str],
         external_ids: Sequence[str],
         organization_ids: Sequence[str],
+        created_after: int | None = None,
+        created_before: int | None = None,
     ) -> list[_User]:
         users: Iterable[_User] = self._s.users.values()
+        # Clerk's created_at_after / created_at_before: strictly after / before, in ms.
+        if created_after is not None:
+            users = [u for u in users if u.created_at > created_after]
+        if created_before is not None:
+            users = [u for u in users if u.created_at < created_before]
         if user_ids:
             include, exclude = _include_exclude(user_ids)
             users = [u for u in users if (not include or u.id in include) and u.id not in exclude]
@@ -853,9 +860,13 @@ class ClerkState:
         usernames: Sequence[str] = (),
         external_ids: Sequence[str] = (),
         organization_ids: Sequence[str] = (),
+        created_after: int | None = None,
+        created_before: int | None = None,
     ) -> list[JSON]:
         with self.lock:
-            users = self._filter_users(user_ids, emails, usernames, external_ids, organization_ids)
+            users = self._filter_users(
+                user_ids, emails, usernames, external_ids, organization_ids, created_after, created_before
+            )
             ordered = _sorted(users, order_by, self._USER_ORDER, "order_by")
             return [self.render_user(u) for u in page(ordered, limit, offset)]
 
@@ -867,9 +878,14 @@ class ClerkState:
         usernames: Sequence[str] = (),
         external_ids: Sequence[str] = (),
         organization_ids: Sequence[str] = (),
+        created_after: int | None = None,
+        created_before: int | None = None,
     ) -> int:
         with self.lock:
-            return len(self._filter_users(user_ids, emails, usernames, external_ids, organization_ids))
+            found = self._filter_users(
+                user_ids, emails, usernames, external_ids, organization_ids, created_after, created_before
+            )
+            return len(found)
 
     def get_organization(self, id_or_slug: str) -> JSON:
         with self.lock:

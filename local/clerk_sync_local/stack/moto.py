@@ -36,6 +36,53 @@ def create_resources(dynamodb: Any, sqs: Any, prefix: str = "clerk-sync-test") -
     return LocalResources(table_name, queue_url, dlq_url)
 
 
+class _OneTableWriterAtATime:
+    """WSGI wrapper that runs moto's DynamoDB requests one at a time.
+
+    moto's TransactWriteItems restores a copy of the whole table taken when it began if a condition fails, wiping
+    what other threads wrote meanwhile; DynamoDB keeps them. Serialising DynamoDB requests (moto holds the GIL for
+    most of each anyway) removes that local-only loss without changing the product's request pattern. SQS requests
+    (long polls among them) pass freely.
+    """
+
+    def __init__(self, app: Any) -> None:
+        import threading
+
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
+            return self._app(environ, start_response)
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+class _LockedMotoServer:
+    """moto's ThreadedMotoServer, with DynamoDB requests serialised."""
+
+    def __init__(self, ip_address: str, port: int) -> None:
+        import threading
+
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import make_server
+
+        app = _OneTableWriterAtATime(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(ip_address, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+
+
 class LocalMoto:
     """moto in server mode on 127.0.0.1 (a free port by default), quiet, with the clerk-sync resources."""
 
@@ -49,10 +96,8 @@ class LocalMoto:
     def start(self) -> LocalResources:
         import logging
 
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
+        self._server = _LockedMotoServer("127.0.0.1", self._port)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -1,0 +1,36 @@
+"""Backfill: every organization, user and membership Clerk has, imported through its instance-wide lists, 500 per
+page, never a call per entity.
+
+Each write is the version-guarded refresh of fetched data (`fetched=True`), so a backfill running while webhooks
+flow never overwrites a newer version and never resurrects a tombstone; records carry `sync_source = backfill`.
+Memberships are written without their parents' transaction (too slow in bulk), so each page checks its parents
+afterwards and cascades what was written under one deleted meanwhile (invariant 4).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from clerk_sync.models import Membership
+from clerk_sync.runs import ListName, Run, RunKind
+from clerk_sync.sync.bulk import ENTITY_OF, BulkRun, Listed, count_write, refresh
+from clerk_sync.sync.deps import SyncRun
+from clerk_sync.vocabulary import SyncSource
+
+
+class Backfill(BulkRun):
+    kind = RunKind.BACKFILL
+    source = SyncSource.BACKFILL
+
+    def _listed(self, run: Run, name: ListName, fresh: Sequence[Listed], sync_run: SyncRun) -> None:
+        store, ctx = self._deps.store, sync_run.ctx
+        counts = run.counts[ENTITY_OF[name]]
+        memberships: list[Membership] = []
+        for entity in fresh:
+            count_write(counts, refresh(store, entity, ctx))
+            if isinstance(entity, Membership):
+                memberships.append(entity)
+        if memberships:
+            cascade = store.cascade_deleted_parents({m.user_id for m in memberships}, {m.org_id for m in memberships})
+            for user_id in cascade.deleted_users:
+                self._deps.follow_ups.cascade_pass(user_id, self.source, ctx.now_ms)
