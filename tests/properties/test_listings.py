@@ -43,7 +43,7 @@ changes = st.lists(st.tuples(st.integers(0, 30), st.integers(0, 8), st.booleans(
     between_pages=changes,
     seed=st.randoms(use_true_random=False),
 )
-def test_a_walk_reads_everything_that_existed_throughout_once(
+def test_a_walk_reads_everything_that_existed_throughout_once(  # noqa: PLR0917 - one argument per strategy
     start: int, ties: float, limit: int, keyed: bool, between_pages: list[tuple[int, int, bool]], seed: object
 ) -> None:
     import random
@@ -88,8 +88,9 @@ def test_a_deletion_before_the_next_page_costs_no_extra_page_within_the_overlap(
     del clerk.entries[3:8]  # five deletions among what was read
     request = next_request(first.cursor, keyed=False)
     second = read_page(first.cursor, clerk.page(request.offset, None, 50), 50, keyed=False)
-    assert second.fresh is not None and second.cursor.reread == 0
-    assert [clerk.page(request.offset, None, 50)[i][0] for i in second.fresh][0] == "e000051"
+    assert second.fresh is not None
+    assert second.cursor.reread == 0
+    assert next(clerk.page(request.offset, None, 50)[i][0] for i in second.fresh) == "e000051"
 
 
 def test_more_deletions_than_the_overlap_make_the_walk_read_further_back() -> None:
@@ -100,5 +101,6 @@ def test_more_deletions_than_the_overlap_make_the_walk_read_further_back() -> No
     del clerk.entries[0:30]
     request = next_request(first.cursor, keyed=False)
     second = read_page(first.cursor, clerk.page(request.offset, None, 50), 50, keyed=False)
-    assert second.fresh is None and second.cursor.reread == 1
+    assert second.fresh is None
+    assert second.cursor.reread == 1
     assert second.cursor.offset < request.offset

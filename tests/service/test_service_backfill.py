@@ -59,7 +59,9 @@ def test_a_backfill_killed_half_way_resumes_and_imports_everything_in_pages_of_5
     half = run.step
     # The process dies here: nothing of the runner survives but what it saved.
     runner, resumed = seeded.service.runs.start(RunKind.BACKFILL)
-    assert resumed.run_id == run.run_id and resumed.step == half and resumed.resumed == 1
+    assert resumed.run_id == run.run_id
+    assert resumed.step == half
+    assert resumed.resumed == 1
     resumed = _walk(runner, resumed)
     assert resumed.status is RunStatus.COMPLETED
     assert differences(seeded.store, seeded.clerk.state_snapshot()) == []
@@ -73,11 +75,13 @@ def test_a_backfill_killed_half_way_resumes_and_imports_everything_in_pages_of_5
     assert resumed.clerk_calls <= USERS // PAGE_SIZE + 1 + 1 + memberships // PAGE_SIZE + 1 + 1 + 2
     assert sum(c.reread for c in resumed.cursors.values()) == 0
     item = seeded.item(keys.USER_PREFIX + seeded.clerk.state_snapshot()["users"][0]["id"], keys.PROFILE_SK)
-    assert item is not None and item["sync_source"] == "backfill"
+    assert item is not None
+    assert item["sync_source"] == "backfill"
 
     # `--restart` begins a new run from the start.
     _, fresh = seeded.service.runs.start(RunKind.BACKFILL, restart=True)
-    assert fresh.run_id != run.run_id and fresh.step == 0
+    assert fresh.run_id != run.run_id
+    assert fresh.step == 0
 
 
 def test_entities_deleted_and_created_during_the_walk_are_neither_missed_nor_resurrected(small: Harness) -> None:
@@ -142,7 +146,8 @@ def test_as_a_job_the_worker_walks_it_a_step_per_message(small: Harness) -> None
     seeded.run_worker()
     done = seeded.service.runs.runner(RunKind.BACKFILL).get(run.run_id)
     assert done.status is RunStatus.COMPLETED, done.error
-    assert done.as_job and done.step >= 300 // SMALL_PAGE + 150 // SMALL_PAGE
+    assert done.as_job
+    assert done.step >= 300 // SMALL_PAGE + 150 // SMALL_PAGE
     assert differences(seeded.store, seeded.clerk.state_snapshot()) == []
 
 

@@ -814,6 +814,7 @@ class ClerkState:
 
     def _filter_users(
         self,
+        *,
         user_ids: Sequence[str],
         emails: Sequence[str],
         usernames: Sequence[str],
@@ -865,7 +866,13 @@ class ClerkState:
     ) -> list[JSON]:
         with self.lock:
             users = self._filter_users(
-                user_ids, emails, usernames, external_ids, organization_ids, created_after, created_before
+                user_ids=user_ids,
+                emails=emails,
+                usernames=usernames,
+                external_ids=external_ids,
+                organization_ids=organization_ids,
+                created_after=created_after,
+                created_before=created_before,
             )
             ordered = _sorted(users, order_by, self._USER_ORDER, "order_by")
             return [self.render_user(u) for u in page(ordered, limit, offset)]
@@ -883,7 +890,13 @@ class ClerkState:
     ) -> int:
         with self.lock:
             found = self._filter_users(
-                user_ids, emails, usernames, external_ids, organization_ids, created_after, created_before
+                user_ids=user_ids,
+                emails=emails,
+                usernames=usernames,
+                external_ids=external_ids,
+                organization_ids=organization_ids,
+                created_after=created_after,
+                created_before=created_before,
             )
             return len(found)
 
