@@ -139,7 +139,12 @@ class BulkRun(ABC):
         dry_run: bool = False,
         page_size: int = PAGE_SIZE,
     ) -> Run:
-        """The current run of this kind continued where it stopped, or a new one (`restart`, or none unfinished)."""
+        """The current run of this kind continued where it stopped, or a new one (`restart`, or none unfinished).
+
+        Only with the expected instance's key (0014): another instance's would import its users, and its lists
+        would make ours look gone. Raises ClerkInstanceMismatchError then, before anything is read or written.
+        """
+        self._deps.trust_not_found()
         current = None if restart else self._runs.current(self.kind)
         now = self._deps.clock_ms()
         if current is not None and not current.done and current.dry_run == dry_run:
