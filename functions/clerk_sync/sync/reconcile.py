@@ -97,7 +97,8 @@ class Reconcile(BulkRun):
                 continue
             result = refresh(store, entity, ctx)
             count_write(run.counts[kind_of], result)
-            if result.outcome is Outcome.APPLIED:
+            # A refresh that went through repaired it, even where the content hash had not moved (a hand edit).
+            if result.outcome in {Outcome.APPLIED, Outcome.DUPLICATE}:
                 run.repaired += 1
             if isinstance(entity, Membership):
                 repaired.append(entity)
@@ -165,7 +166,7 @@ class Reconcile(BulkRun):
         self._deps.trust_not_found(sync_run.deadline)
         store, ctx = self._deps.store, sync_run.ctx
         for entity, entity_id in gone:
-            logger.warning("record gone from clerk: marking deleted", extra={"entity": entity, "id": entity_id})
+            logger.info("record gone from clerk: marking deleted", extra={"entity": entity, "id": entity_id})
             if entity == "user":
                 result = self._writes.delete_user(entity_id, ctx, self.source, deadline=sync_run.deadline)
             elif entity == "organization":

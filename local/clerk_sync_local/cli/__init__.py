@@ -3,6 +3,7 @@
     common   the consoles, `fail`, and the target options every command shares (`--ready-file`, `--stage`)
     targets  where a command works: a local stack's ready file or a deployed stage's CloudFormation stack
     records  `token`, `status`, `export`, `sync user|organization`: a deployment's records
+    runs     `backfill`, `reconcile`: bulk runs, inline or as a job in the worker
     views    the export and status views of a table
     local    `local up` and `demo`: the product on this machine
     bench    `bench sync|startup|webhooks`: measurements on a fresh local stack
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import typer
 
-from clerk_sync_local.cli import bench, local, records, soak
+from clerk_sync_local.cli import bench, local, records, runs, soak
 
 app = typer.Typer(help="clerk-sync: keep a DynamoDB copy of a Clerk instance correct and fresh.", no_args_is_help=True)
 app.add_typer(local.app, name="local", no_args_is_help=True)
@@ -27,6 +28,8 @@ app.command()(records.token)
 app.command()(records.export)
 app.command()(records.status)
 app.command()(soak.soak)
+app.command()(runs.backfill)
+app.command()(runs.reconcile)
 
 
 @app.callback()
