@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from clerk_sync_local.cli.common import console, fail
@@ -89,3 +92,39 @@ def bench_sync(
         console.print(f"  {event_type}: {row['requests']} {row['operations']} ({row['outcome']})", highlight=False)
     imports = ", ".join(f"{name.rsplit('.', 1)[-1]} {ms:.0f} ms" for name, ms in measure.cold_imports().items())
     console.print(f"Cold import of the handler modules (median of 7 fresh interpreters): {imports}", highlight=False)
+
+
+@app.command("backfill")
+def bench_backfill(  # noqa: PLR0917 - typer maps each option to a parameter
+    users: int = typer.Option(10_000, min=1, max=100_000, help="Users in the emulator."),
+    organizations: int = typer.Option(2_000, min=1, max=20_000, help="Organizations in the emulator."),
+    per_org: int = typer.Option(10, min=1, max=100, help="Memberships per organization."),
+    share: float = typer.Option(0.5, min=0.05, max=1.0, help="The backfill's share of the development rate limit."),
+    login_interval: float = typer.Option(1.0, min=0.05, help="Seconds between fresh logins during the backfill."),
+    output: Annotated[Path | None, typer.Option("--output", help="Also write the results as JSON here.")] = None,
+) -> None:
+    """A backfill at the development rate limit: calls, time against the rate-limit bound, resume overhead after a
+    SIGKILL at half, and login latency while it runs."""
+    import json
+    import tempfile
+
+    from clerk_sync_local.bench.backfill import run_backfill_bench
+
+    console.print(
+        f"Starting a local stack with {users:,} users, {organizations:,} organizations, {per_org} members each…",
+        highlight=False,
+    )
+    with tempfile.TemporaryDirectory() as workdir:
+        try:
+            bench = run_backfill_bench(
+                users, organizations, per_org, share=share, login_interval=login_interval, workdir=Path(workdir)
+            )
+        except RuntimeError as error:
+            fail(str(error))
+    results = bench.as_json()
+    console.print_json(json.dumps(results))
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    if bench.differences:
+        fail(f"the table does not equal the emulator: {bench.differences[:5]}")

@@ -1,0 +1,196 @@
+"""`clerk-sync bench backfill`: a backfill of a large instance on a fresh local stack at Clerk's development rate
+limit (100 requests / 10 s, enforced by the emulator), measured as an operator would run it.
+
+1. `clerk-sync backfill` in its own process, SIGKILLed once half of the entities are read, then run again: the
+   resumed run's Clerk calls and time against a clean run's are the resume overhead.
+2. `clerk-sync backfill --restart` (the clean run) while fresh users log in through the gateway every
+   `login_interval` seconds: their latency (p50/p95) against the same logins with no backfill running.
+
+The rate-limit bound is the least time Clerk's limit allows for the calls made: calls / (limit x share).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from clerk_sync import keys
+from clerk_sync.runs import RunKind
+from clerk_sync.store.runs import RunStore
+from clerk_sync_local.cli.views import store_for
+from clerk_sync_local.convergence import differences
+from clerk_sync_local.stack import LocalStack
+
+DEVELOPMENT_LIMIT: Final = 100  # requests per window
+WINDOW_SECONDS: Final = 10.0
+CLI: Final = [sys.executable, "-m", "clerk_sync_local.cli"]
+
+
+@dataclass
+class BackfillBench:
+    users: int
+    organizations: int
+    memberships: int
+    share: float
+    clean: dict[str, Any] = field(default_factory=dict)  # the clean run's JSON summary
+    killed: dict[str, Any] = field(default_factory=dict)  # the resumed run's summary (its counts span the kill)
+    killed_seconds: float = 0.0  # the killed process's time before the kill
+    idle_logins_ms: list[float] = field(default_factory=list)
+    busy_logins_ms: list[float] = field(default_factory=list)
+    failed_logins: int = 0
+    differences: list[str] = field(default_factory=list)
+
+    @property
+    def bound_seconds(self) -> float:
+        """The least time the development limit allows for the clean run's Clerk calls at this share."""
+        return float(self.clean["clerk_calls"]) / (DEVELOPMENT_LIMIT / WINDOW_SECONDS * self.share)
+
+    @property
+    def resume_seconds(self) -> float:
+        """The killed run's time before the kill plus the resumed run's."""
+        return self.killed_seconds + float(self.killed["elapsed_seconds"])
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "entities": {"users": self.users, "organizations": self.organizations, "memberships": self.memberships},
+            "share": self.share,
+            "clean": {k: self.clean[k] for k in ("clerk_calls", "elapsed_seconds", "waited_seconds", "pages")},
+            "bound_seconds": round(self.bound_seconds, 1),
+            "ratio_to_bound": round(self.clean["elapsed_seconds"] / self.bound_seconds, 2),
+            "resume": {
+                "clerk_calls": self.killed["clerk_calls"],
+                "extra_calls": self.killed["clerk_calls"] - self.clean["clerk_calls"],
+                "seconds": round(self.resume_seconds, 1),
+                "extra_seconds": round(
+                    self.killed_seconds + self.killed["elapsed_seconds"] - self.clean["elapsed_seconds"], 1
+                ),
+                "pages_reread": self.killed["pages_reread"],
+            },
+            "logins_ms": {
+                "idle": _percentiles(self.idle_logins_ms),
+                "during_backfill": _percentiles(self.busy_logins_ms),
+                "failed": self.failed_logins,
+            },
+            "differences": len(self.differences),
+        }
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
+    return {
+        "n": len(values),
+        "p50": round(statistics.median(ordered), 1),
+        "p95": round(p95, 1),
+        "max": round(ordered[-1], 1),
+    }
+
+
+class _Logins:
+    """Fresh logins through the gateway, one every `interval` seconds, each for a user the table does not hold."""
+
+    def __init__(self, stack: LocalStack, user_ids: list[str], interval: float) -> None:
+        assert stack.ready is not None
+        assert stack.emulator is not None
+        self._clerk = stack.emulator
+        self._stack, self._users, self._interval = stack, list(user_ids), interval
+        self._api = httpx.Client(base_url=stack.ready.api_url, timeout=40)
+        self._store = store_for(stack.ready)
+        self.latencies_ms: list[float] = []
+        self.failed = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def once(self) -> None:
+        user_id = self._users.pop()
+        self._store.table.delete_keys([keys.user_key(user_id)])
+        token = self._clerk.mint_token(user_id, expires_in=300)
+        started = time.perf_counter()
+        reply = self._api.get("/api/sync/status", headers={"Authorization": f"Bearer {token}"})
+        self.latencies_ms.append((time.perf_counter() - started) * 1000)
+        if reply.status_code != 200:
+            self.failed += 1
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.wait(self._interval) and self._users:
+                self.once()
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        self._api.close()
+
+
+def run_backfill_bench(
+    users: int, organizations: int, per_org: int, *, share: float, login_interval: float, workdir: Path
+) -> BackfillBench:
+    with LocalStack(seed=False, quiet=True) as stack:
+        assert stack.ready is not None
+        clerk = stack.emulator
+        assert clerk is not None
+        clerk.seed_data(users=users, organizations=organizations, memberships_per_org=per_org, seed=11, webhooks=False)
+        snapshot = clerk.state_snapshot()
+        bench = BackfillBench(users, organizations, len(snapshot["memberships"]), share)
+        clerk.set_knobs(rate_limit=DEVELOPMENT_LIMIT, rate_limit_window_s=WINDOW_SECONDS)
+        ready_file = workdir / "ready.json"
+        ready_file.write_text(stack.ready.model_dump_json())
+        args = ["--ready-file", str(ready_file), "--share", str(share), "--json"]
+
+        # The same logins with nothing else running, first.
+        login_users = [u["id"] for u in snapshot["users"]]
+        idle = _Logins(stack, login_users[:20], 0.0)
+        for _ in range(20):
+            idle.once()
+        bench.idle_logins_ms = idle.latencies_ms
+
+        # Killed at half, then resumed.
+        total = users + organizations + bench.memberships
+        runs = RunStore(store_for(stack.ready).table)
+        started = time.monotonic()
+        process = subprocess.Popen([*CLI, "backfill", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        while process.poll() is None:
+            current = runs.current(RunKind.BACKFILL)
+            if current is not None and sum(c.read for c in current.cursors.values()) >= total / 2:
+                os.kill(process.pid, signal.SIGKILL)
+                break
+            time.sleep(0.1)
+        process.wait()
+        bench.killed_seconds = time.monotonic() - started
+        bench.killed = _backfill([*args])
+
+        # The clean run, with logins meanwhile.
+        logins = _Logins(stack, login_users[20:], login_interval)
+        logins.start()
+        try:
+            bench.clean = _backfill(["--restart", *args])
+        finally:
+            logins.stop()
+        bench.busy_logins_ms, bench.failed_logins = logins.latencies_ms, logins.failed
+        bench.differences = differences(store_for(stack.ready), clerk.state_snapshot())
+        return bench
+
+
+def _backfill(args: list[str]) -> dict[str, Any]:
+    result = subprocess.run([*CLI, "backfill", *args], capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise RuntimeError(f"backfill failed: {result.stderr[-2000:]}")
+    summary: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return summary
