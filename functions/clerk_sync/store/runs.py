@@ -3,15 +3,20 @@ page of a reconcile listed."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from clerk_sync import keys
-from clerk_sync.runs import Run, RunKind, run_from_item, run_item
+from clerk_sync.runs import RUN_TTL_SECONDS, Run, RunKind, run_from_item, run_item
 from clerk_sync.store.errors import StoreConflictError
 from clerk_sync.store.table import Table, placeholders
 
 # A run's progress is saved only over the step it started from: a redelivered or raced step loses.
 RUN_AT_STEP = "step = :expected"
+
+
+def _expiry() -> int:
+    return int(time.time()) + RUN_TTL_SECONDS
 
 
 class RunStore:
@@ -26,7 +31,8 @@ class RunStore:
         written = self._table.put(item, "attribute_not_exists(PK)", {})
         if not written.applied and written.old != item:
             raise StoreConflictError(f"run {run.run_id} already exists")
-        self._table.update(keys.current_run_key(run.kind.value), {"run_id": run.run_id, "entity": "run_pointer"})
+        pointer = {"run_id": run.run_id, "entity": "run_pointer", keys.TTL_ATTRIBUTE: _expiry()}
+        self._table.update(keys.current_run_key(run.kind.value), pointer)
 
     def get(self, run_id: str) -> Run | None:
         item = self._table.get(keys.run_key(run_id))
@@ -42,8 +48,9 @@ class RunStore:
         return self._table.put(run_item(run), RUN_AT_STEP, placeholders(expected=expected_step)).applied
 
     def keep_seen(self, run_id: str, page: int, ids: Iterable[str]) -> None:
-        """The ids one listed page held (a rewrite of the same page replaces it)."""
-        self._table.update(keys.run_seen_key(run_id, page), {"ids": sorted(set(ids)) or [""], "entity": "run_seen"})
+        """The ids one listed page held (a rewrite of the same page replaces it); they expire with the run."""
+        fields = {"ids": sorted(set(ids)) or [""], "entity": "run_seen", keys.TTL_ATTRIBUTE: _expiry()}
+        self._table.update(keys.run_seen_key(run_id, page), fields)
 
     def seen(self, run_id: str) -> set[str]:
         """Every id the run's listed pages held."""
