@@ -140,3 +140,18 @@ def test_a_key_of_another_instance_is_refused_before_anything_is_read_or_written
         item = harness.item(keys.USER_PREFIX + user_id, keys.PROFILE_SK)
         assert item is not None
         assert not item.get("deleted")
+
+
+def test_the_scheduled_message_runs_a_reconcile_in_the_worker_to_the_end(
+    harness: Harness, drifted: dict[str, Any]
+) -> None:
+    """The body EventBridge Scheduler puts on the event queue (infra): a run started, stepped a message at a time."""
+    body = '{"kind":"sync","target":"reconcile","trigger":"reconcile","requested_at":0}'
+    harness.sqs.send_message(QueueUrl=harness.resources.queue_url, MessageBody=body)
+    harness.run_worker()
+    run = harness.service.runs.runner(RunKind.RECONCILE).runs.current(RunKind.RECONCILE)
+    assert run is not None
+    assert run.status is RunStatus.COMPLETED, run.error
+    assert run.as_job
+    assert run.drift.get("missing") == 1
+    assert differences(harness.store, harness.clerk.state_snapshot()) == []
