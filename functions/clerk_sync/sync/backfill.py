@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from clerk_sync.models import Membership
 from clerk_sync.runs import ListName, Run, RunKind
-from clerk_sync.sync.bulk import ENTITY_OF, BulkRun, Listed, count_write, refresh
+from clerk_sync.sync.bulk import ENTITY_OF, BulkRun, Listed, count_write, refresh_all
 from clerk_sync.sync.deps import SyncRun
 from clerk_sync.vocabulary import SyncSource
 
@@ -25,11 +25,9 @@ class Backfill(BulkRun):
     def _listed(self, run: Run, name: ListName, fresh: Sequence[Listed], sync_run: SyncRun) -> None:
         store, ctx = self._deps.store, sync_run.ctx
         counts = run.counts[ENTITY_OF[name]]
-        memberships: list[Membership] = []
-        for entity in fresh:
-            count_write(counts, refresh(store, entity, ctx))
-            if isinstance(entity, Membership):
-                memberships.append(entity)
+        for result in refresh_all(store, fresh, ctx):
+            count_write(counts, result)
+        memberships = [entity for entity in fresh if isinstance(entity, Membership)]
         if memberships:
             cascade = store.cascade_deleted_parents({m.user_id for m in memberships}, {m.org_id for m in memberships})
             for user_id in cascade.deleted_users:
