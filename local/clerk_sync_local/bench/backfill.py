@@ -1,10 +1,11 @@
 """`clerk-sync bench backfill`: a backfill of a large instance on a fresh local stack at Clerk's development rate
 limit (100 requests / 10 s, enforced by the emulator), measured as an operator would run it.
 
-1. `clerk-sync backfill` in its own process, SIGKILLed once half of the entities are read, then run again: the
-   resumed run's Clerk calls and time against a clean run's are the resume overhead.
-2. `clerk-sync backfill --restart` (the clean run) while fresh users log in through the gateway every
-   `login_interval` seconds: their latency (p50/p95) against the same logins with no backfill running.
+1. `clerk-sync backfill` in its own process into the empty table: Clerk calls, time, the ratio to the bound.
+2. `--restart`, SIGKILLed once half of the entities are read, then run again: its Clerk calls and time against
+   the clean import's are the resume overhead.
+3. `--restart` again while fresh users log in through the gateway every `login_interval` seconds: their
+   latency (p50/p95) against the same logins with no backfill running.
 
 The rate-limit bound is the least time Clerk's limit allows for the calls made: calls / (limit x share).
 """
@@ -43,7 +44,8 @@ class BackfillBench:
     organizations: int
     memberships: int
     share: float
-    clean: dict[str, Any] = field(default_factory=dict)  # the clean run's JSON summary
+    clean: dict[str, Any] = field(default_factory=dict)  # the clean import's JSON summary
+    during: dict[str, Any] = field(default_factory=dict)  # the run with logins meanwhile
     killed: dict[str, Any] = field(default_factory=dict)  # the resumed run's summary (its counts span the kill)
     killed_seconds: float = 0.0  # the killed process's time before the kill
     idle_logins_ms: list[float] = field(default_factory=list)
@@ -77,6 +79,7 @@ class BackfillBench:
                 ),
                 "pages_reread": self.killed["pages_reread"],
             },
+            "with_logins": {k: self.during[k] for k in ("clerk_calls", "elapsed_seconds", "waited_seconds")},
             "logins_ms": {
                 "idle": _percentiles(self.idle_logins_ms),
                 "during_backfill": _percentiles(self.busy_logins_ms),
@@ -161,30 +164,35 @@ def run_backfill_bench(
             idle.once()
         bench.idle_logins_ms = idle.latencies_ms
 
-        # Killed at half, then resumed.
+        # A clean import into the empty table.
+        bench.clean = _backfill(args)
+        bench.differences = differences(store_for(stack.ready), clerk.state_snapshot())
+
+        # The same again from the start, killed at half and resumed: each write the same conditional put.
         total = users + organizations + bench.memberships
         runs = RunStore(store_for(stack.ready).table)
         started = time.monotonic()
-        process = subprocess.Popen([*CLI, "backfill", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+        command = [*CLI, "backfill", "--restart", *args]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
         while process.poll() is None:
             current = runs.current(RunKind.BACKFILL)
-            if current is not None and sum(c.read for c in current.cursors.values()) >= total / 2:
+            if current is not None and current.step and sum(c.read for c in current.cursors.values()) >= total / 2:
                 os.kill(process.pid, signal.SIGKILL)
                 break
             time.sleep(0.1)
         process.wait()
         bench.killed_seconds = time.monotonic() - started
-        bench.killed = _backfill([*args])
+        bench.killed = _backfill(args)
 
-        # The clean run, with logins meanwhile.
+        # Once more, with fresh logins meanwhile.
         logins = _Logins(stack, login_users[20:], login_interval)
         logins.start()
         try:
-            bench.clean = _backfill(["--restart", *args])
+            bench.during = _backfill(["--restart", *args])
         finally:
             logins.stop()
         bench.busy_logins_ms, bench.failed_logins = logins.latencies_ms, logins.failed
-        bench.differences = differences(store_for(stack.ready), clerk.state_snapshot())
+        bench.differences += differences(store_for(stack.ready), clerk.state_snapshot())
         return bench
 
 
