@@ -63,6 +63,16 @@ def test_list_users_returns_bare_array_newest_first(clerk: ClerkEmulator, api: h
     assert [u["id"] for u in api.get("/users", params={"order_by": "created_at", "limit": 3}).json()] == ids[:3]
 
 
+def test_list_users_and_count_filter_by_creation_time_strictly(clerk: ClerkEmulator, api: httpx.Client) -> None:
+    users = [clerk.create_user() for _ in range(5)]
+    after = users[1]["created_at"]
+    params = {"order_by": "+created_at", "created_at_after": after, "limit": 10}
+    assert [u["id"] for u in api.get("/users", params=params).json()] == [u["id"] for u in users[2:]]
+    before = {"created_at_before": users[3]["created_at"], "created_at_after": after}
+    assert api.get("/users/count", params=before).json()["total_count"] == 1
+    assert api.get("/users", params={"created_at_after": "soon"}).status_code == 422
+
+
 def test_list_users_user_id_filter_repeated_returns_those_users(clerk: ClerkEmulator, api: httpx.Client) -> None:
     ids = [clerk.create_user()["id"] for _ in range(4)]
     response = api.get("/users", params=[("user_id", ids[0]), ("user_id", ids[2])])
