@@ -10,11 +10,13 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | job          | JOB#<job_id>    | STATE             | USER#<requester>   | JOB#<job_id>  |
 | sync state   | USER#<user_id>  | MEMBERSHIPS       |                    |               |
 | sync limit   | USER#<user_id>  | SYNC_LIMIT        |                    |               |
+| Clerk budget | BUDGET#clerk    | STATE             |                    |               |
 
 GSI1 holds two kinds of rows per user, told apart by the GSI1SK prefix: live memberships (`ORG#`) and
 the jobs the user started (`JOB#`). The sync-state item records when the user's memberships were last
 synced from Clerk, so user webhooks can tell whether a membership sync is needed (docs/decisions/0006). The
-sync-limit item counts one caller's manual syncs in their current window and expires with the table's TTL.
+sync-limit item counts one caller's manual syncs in their current window and expires with the table's TTL. The
+budget item is the token bucket every writer's Clerk requests draw from (docs/decisions/0020).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ PROFILE_SK: Final = "PROFILE"
 JOB_SK: Final = "STATE"
 MEMBERSHIPS_SK: Final = "MEMBERSHIPS"
 SYNC_LIMIT_SK: Final = "SYNC_LIMIT"
+BUDGET_PREFIX: Final = "BUDGET#"
+BUDGET_SK: Final = "STATE"
+CLERK_BUDGET: Final = "clerk"
 
 Key = dict[str, str]
 
@@ -72,3 +77,7 @@ def membership_state_key(user_id: str) -> Key:
 
 def sync_limit_key(user_id: str) -> Key:
     return {PK: USER_PREFIX + user_id, SK: SYNC_LIMIT_SK}
+
+
+def budget_key(name: str = CLERK_BUDGET) -> Key:
+    return {PK: BUDGET_PREFIX + name, SK: BUDGET_SK}
