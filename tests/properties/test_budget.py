@@ -24,9 +24,13 @@ PRIORITIES = list(ClerkPriority)
 ORDER = {p: i for i, p in enumerate(PRIORITIES)}  # LOGIN first
 EPSILON = 1e-6
 
-limits_strategy = st.tuples(st.sampled_from([10, 37, 100, 250, 1000]), st.sampled_from([0.5, 0.3, 0.75, 1.0])).filter(
-    lambda pair: pair[0] * bucket.BURST_FRACTION * pair[1] >= 1  # what BucketLimits accepts
-).map(lambda pair: BucketLimits(*pair))
+limits_strategy = (
+    st.tuples(st.sampled_from([10, 37, 100, 250, 1000]), st.sampled_from([0.5, 0.3, 0.75, 1.0]))
+    .filter(
+        lambda pair: pair[0] * bucket.BURST_FRACTION * pair[1] >= 1  # what BucketLimits accepts
+    )
+    .map(lambda pair: BucketLimits(*pair))
+)
 
 
 @dataclass(frozen=True)
