@@ -383,6 +383,13 @@ class Observability(Construct):
                 [service_metric("ClerkInstanceMismatch")],
                 [service_metric("WebhookRejected", label="webhooks of another instance", Reason="other_instance")],
             ),
+            graph(
+                # The shared rate budget (docs/decisions/0020): time requests waited for it, and how often its
+                # table item could not be reached (the requests then went ahead unbudgeted).
+                "Clerk budget: seconds waited / unavailable",
+                [service_metric("ClerkBudgetWait", label="seconds waited")],
+                [service_metric("ClerkBudgetUnavailable", label="budget unavailable")],
+            ),
         )
         dashboard.add_widgets(
             graph(

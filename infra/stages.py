@@ -12,6 +12,7 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator, model_validator
 
+from clerk_sync.budget.bucket import BucketLimits
 from clerk_sync.vocabulary import CLERK_API_URL, MembershipSyncMode
 
 STAGE_CONTEXT_KEY: Final = "stage"
@@ -90,6 +91,11 @@ class StageConfig(BaseModel):
     api_throttle_rate_limit: float = Field(default=50, gt=0)
     api_throttle_burst_limit: int = Field(default=100, gt=0)
     authorizer_cache_ttl_seconds: int = Field(default=60, ge=0, le=3600)
+    # Clerk's rate limit for the instance in requests per 10 s (development instances 100, production 1000), which
+    # every writer's Clerk requests share through the table's budget item, and the share of it backfill and
+    # reconcile may use (docs/decisions/0020). Set it lower when your own backend calls Clerk with the same key.
+    clerk_rate_limit: int = Field(default=100, ge=10, le=100_000)
+    clerk_bulk_share: float = Field(default=0.5, gt=0, le=1)
     # The SQS event source's MaximumConcurrency: AWS accepts 2-1000. Caps Clerk API and table load.
     worker_max_concurrency: int = Field(default=5, ge=2, le=1000)
 
@@ -148,6 +154,14 @@ class StageConfig(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _budget_limits_hold(self) -> StageConfig:
+        try:
+            BucketLimits(self.clerk_rate_limit, self.clerk_bulk_share)
+        except ValueError as error:
+            raise ValueError(f"clerk_rate_limit / clerk_bulk_share: {error}") from None
+        return self
+
+    @model_validator(mode="after")
     def _environment_fits_lambda(self) -> StageConfig:
         size = sum(len(key) + len(value) for key, value in self.function_environment().items())
         if size > STAGE_ENVIRONMENT_LIMIT_BYTES:
@@ -177,6 +191,8 @@ class StageConfig(BaseModel):
             "STORE_PRIVATE_METADATA": str(self.store_private_metadata).lower(),
             "SYNC_CALLER_LIMIT": str(self.sync_caller_limit),
             "SYNC_CALLER_WINDOW_SECONDS": str(self.sync_caller_window_seconds),
+            "CLERK_RATE_LIMIT": str(self.clerk_rate_limit),
+            "CLERK_BULK_SHARE": str(self.clerk_bulk_share),
             "POWERTOOLS_LOG_LEVEL": self.log_level,
         }
         # Optional values are left out rather than set empty, so the code's own defaults apply.

@@ -28,6 +28,11 @@ _QUEUE_CONFIG = Config(
 )
 
 
+# The shared Clerk budget's client (docs/decisions/0020): every Clerk request may wait on it, so it gives up fast
+# and the request goes ahead unbudgeted (two attempts of at most 0.5 s to connect and 0.5 s to answer).
+BUDGET_CONFIG = Config(connect_timeout=0.5, read_timeout=0.5, retries={"mode": "standard", "total_max_attempts": 2})
+
+
 class RequestMeter:
     """Counts AWS requests by operation and sums their latency, via botocore's event hooks."""
 
@@ -63,6 +68,11 @@ def dynamodb_client(meter: RequestMeter | None = None) -> DynamoDBClient:
     if meter is not None:
         meter.attach(client, "dynamodb")
     return client
+
+
+def budget_dynamodb_client() -> DynamoDBClient:
+    """A DynamoDB client of its own for the budget item: short timeouts, and none of the records' request meter."""
+    return boto3.client("dynamodb", config=BUDGET_CONFIG)
 
 
 def sqs_client() -> SQSClient:

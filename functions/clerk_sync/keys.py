@@ -13,13 +13,15 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | run          | RUN#<run_id>    | STATE             |                    |               |
 | run's ids    | RUN#<run_id>    | SEEN#<page>       |                    |               |
 | current run  | RUNS#<kind>     | CURRENT           |                    |               |
+| Clerk budget | BUDGET#clerk    | STATE             |                    |               |
 
 GSI1 holds two kinds of rows per user, told apart by the GSI1SK prefix: live memberships (`ORG#`) and
 the jobs the user started (`JOB#`). The sync-state item records when the user's memberships were last
 synced from Clerk, so user webhooks can tell whether a membership sync is needed (docs/decisions/0006). The
-sync-limit item counts one caller's manual syncs in their current window and expires with the table's TTL.
-A run (backfill or reconcile) keeps its checkpoint in its `STATE` item and, for reconcile, the ids each listed
-page held; the `CURRENT` item of its kind names the run a new start resumes.
+sync-limit item counts one caller's manual syncs in their current window and expires with the table's TTL. The
+budget item is the token bucket every writer's Clerk requests draw from (docs/decisions/0020). A run (backfill
+or reconcile) keeps its checkpoint in its `STATE` item and, for reconcile, the ids each listed page held; the
+`CURRENT` item of its kind names the run a new start resumes.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ PROFILE_SK: Final = "PROFILE"
 JOB_SK: Final = "STATE"
 MEMBERSHIPS_SK: Final = "MEMBERSHIPS"
 SYNC_LIMIT_SK: Final = "SYNC_LIMIT"
+BUDGET_PREFIX: Final = "BUDGET#"
+BUDGET_SK: Final = "STATE"
+CLERK_BUDGET: Final = "clerk"
 
 Key = dict[str, str]
 
@@ -81,6 +86,10 @@ def membership_state_key(user_id: str) -> Key:
 
 def sync_limit_key(user_id: str) -> Key:
     return {PK: USER_PREFIX + user_id, SK: SYNC_LIMIT_SK}
+
+
+def budget_key(name: str = CLERK_BUDGET) -> Key:
+    return {PK: BUDGET_PREFIX + name, SK: BUDGET_SK}
 
 
 def run_key(run_id: str) -> Key:

@@ -65,6 +65,30 @@ class SyncSource(StrEnum):
         """The `sync_source` written on the records this source's syncs write."""
         return SyncSource.API if self is SyncSource.JOB else self
 
+    @property
+    def priority(self) -> ClerkPriority:
+        """Its turn at the shared Clerk rate budget: a login first, bulk work last (docs/decisions/0020)."""
+        return _PRIORITY_OF_SOURCE.get(self, ClerkPriority.QUEUED)
+
+
+class ClerkPriority(StrEnum):
+    """Whose request goes first at the one Clerk rate budget every writer shares, highest first."""
+
+    LOGIN = "login"  # the authorizer: a user is waiting for their request
+    MANUAL = "manual"  # a sync route or the operator CLI
+    # Syncs the worker runs: webhook follow-ups, job steps (a queued heal of a login's provisional record keeps
+    # its login source, and so the login's turn).
+    QUEUED = "queued"
+    BULK = "bulk"  # backfill and reconcile: never more than their share of the limit
+
+
+_PRIORITY_OF_SOURCE: Final = {
+    SyncSource.LOGIN: ClerkPriority.LOGIN,
+    SyncSource.API: ClerkPriority.MANUAL,
+    SyncSource.BACKFILL: ClerkPriority.BULK,
+    SyncSource.RECONCILE: ClerkPriority.BULK,
+}
+
 
 # The sources that ask for syncs in Lambda: the `Trigger` values of SyncCompleted/SyncFailed.
 SYNC_TRIGGERS: Final = (SyncSource.API, SyncSource.LOGIN, SyncSource.WEBHOOK, SyncSource.JOB)

@@ -9,6 +9,7 @@ happen inside the getters, so each handler pays only for what it builds (the web
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from clerk_sync.auth.settings import AuthSettings
     from clerk_sync.auth.tokens import SessionVerifier
     from clerk_sync.aws import RequestMeter
+    from clerk_sync.budget.shared import SharedClerkBudget
     from clerk_sync.clerk.client import ClerkClient
     from clerk_sync.clerk.settings import ClerkSettings
     from clerk_sync.intake import IntakeResult, WebhookIntake
@@ -189,7 +191,22 @@ def clerk_client() -> ClerkClient:
     """The process-wide Clerk client, built (and httpx imported) on the first call that needs Clerk."""
     from clerk_sync.clerk.client import ClerkClient
 
-    return ClerkClient.from_settings(clerk_settings(), on_unauthorized=forget_clerk_client)
+    return ClerkClient.from_settings(clerk_settings(), on_unauthorized=forget_clerk_client, budget=clerk_budget())
+
+
+@singleton
+def clerk_budget() -> SharedClerkBudget | None:
+    """The shared Clerk rate budget in the table; None when turned off or without a table (the webhook function's
+    one `GET /v1/instance` per container goes unbudgeted)."""
+    settings = clerk_settings()
+    table_name = os.environ.get("TABLE_NAME")
+    if not settings.clerk_budget_enabled or not table_name:
+        return None
+    from clerk_sync.aws import budget_dynamodb_client
+    from clerk_sync.budget.shared import SharedClerkBudget
+    from clerk_sync.store import ClerkBudgetItem, Table
+
+    return SharedClerkBudget(ClerkBudgetItem(Table(budget_dynamodb_client(), table_name)), settings.budget_limits)
 
 
 def forget_clerk_client() -> None:

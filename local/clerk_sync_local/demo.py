@@ -18,6 +18,7 @@ from rich.table import Table
 from clerk_sync import keys
 from clerk_sync.items import JOB_ENTITY, SYNC_STATE_ENTITY
 from clerk_sync.store import SyncStore
+from clerk_sync.store.budget import BUDGET_ENTITY
 from clerk_sync_local.convergence import differences
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.state import MembershipCreate
@@ -215,7 +216,7 @@ def run_demo(
         shown = [
             item
             for item in everything
-            if item.get("entity") not in (JOB_ENTITY, SYNC_STATE_ENTITY)
+            if item.get("entity") not in (JOB_ENTITY, SYNC_STATE_ENTITY, BUDGET_ENTITY)
             and not (item[keys.PK] in bulk and item[keys.SK].startswith(keys.MEMBER_PREFIX))
             and item[keys.PK] not in bulk_users
         ]

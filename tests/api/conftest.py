@@ -13,6 +13,7 @@ import pytest
 
 from clerk_sync import wiring
 from clerk_sync.store import SyncStore
+from clerk_sync.store.budget import BUDGET_ENTITY
 from clerk_sync.store.limits import SYNC_LIMIT_ENTITY
 from clerk_sync.sync.service import SyncService
 from clerk_sync_local.emulator import ClerkEmulator
@@ -87,8 +88,9 @@ class Api:
         return self.clerk.mint_token(user_id, org_id, **claims)
 
     def items(self) -> list[dict[str, Any]]:
-        """The table's items but the per-caller sync counters (a request's own bookkeeping, not a record)."""
-        return [item for item in self.store.scan() if item.get("entity") != SYNC_LIMIT_ENTITY]
+        """The table's items but the per-caller sync counters and the shared Clerk budget (bookkeeping, not
+        records)."""
+        return [item for item in self.store.scan() if item.get("entity") not in (SYNC_LIMIT_ENTITY, BUDGET_ENTITY)]
 
 
 @pytest.fixture

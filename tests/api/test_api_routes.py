@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import boto3
 import pytest
 
 from clerk_sync import wiring
+from clerk_sync.budget.bucket import BucketState
 from clerk_sync.handlers import worker
+from clerk_sync.store import ClerkBudgetItem, Table
 from clerk_sync_local.stack.poller import SqsPoller
 from tests.api.conftest import Api
 
@@ -167,3 +171,20 @@ def test_status_marks_stale_and_provisional_records(api: Api) -> None:
     assert body["user"]["sync_source"] == "login"
     assert "PK" not in body["user"]
     assert "content_hash" not in body["user"]
+
+
+def test_a_spent_shared_budget_answers_429_at_once_without_calling_clerk(api: Api) -> None:
+    """The other writers spent the instance's budget for minutes to come: the route does not wait past its 10 s,
+    nor ask Clerk for a 429 of its own; it answers 429 with the budget's Retry-After (capped at a minute)."""
+    _, token = _admin(api)
+    limits = wiring.clerk_settings().budget_limits
+    item = ClerkBudgetItem(Table(boto3.client("dynamodb"), api.resources.table_name))
+    spent = BucketState(tokens=-limits.rate * 600, bulk_tokens=0, updated_at=time.time())
+    assert item.save(spent, seen=item.load(), limits=limits).applied
+    began = time.monotonic()
+    reply = api.call("POST", "/api/sync/user", token=token)
+    assert reply.status == 429
+    assert reply.body["error"]["code"] == "clerk_rate_limited"
+    assert int(reply.headers["retry-after"]) == 60
+    assert time.monotonic() - began < 2.0
+    assert api.clerk.request_count() == 0

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from clerk_sync.resources import EVENT_QUEUE
+from clerk_sync.store.budget import BUDGET_ENTITY
 from clerk_sync.store.limits import SYNC_LIMIT_ENTITY
 from clerk_sync_local.soak.world import CLERK_READ_TIMEOUT_SECONDS, SoakWorld
 from tests.faults.conftest import assert_settled
@@ -167,9 +168,10 @@ def test_full_outage_during_logins_gives_provisional_records_that_queued_syncs_r
 
 
 def _records(world: SoakWorld) -> list[str]:
-    """The table's items but the per-caller sync counters (each request's own bookkeeping)."""
+    """The table's items but the per-caller sync counters and the shared Clerk budget (bookkeeping)."""
     items = world.check_store().scan()
-    return sorted(json.dumps(i, sort_keys=True, default=str) for i in items if i.get("entity") != SYNC_LIMIT_ENTITY)
+    bookkeeping = (SYNC_LIMIT_ENTITY, BUDGET_ENTITY)
+    return sorted(json.dumps(i, sort_keys=True, default=str) for i in items if i.get("entity") not in bookkeeping)
 
 
 def test_outage_during_manual_sync_answers_503_writes_nothing_and_the_retry_converges(world: SoakWorld) -> None:

@@ -36,6 +36,8 @@ COMMON_ENV = {
     "STORE_PRIVATE_METADATA",
     "SYNC_CALLER_LIMIT",
     "SYNC_CALLER_WINDOW_SECONDS",
+    "CLERK_RATE_LIMIT",
+    "CLERK_BULK_SHARE",
 }
 CONSUME_ACTIONS = (
     "sqs:ChangeMessageVisibility",
@@ -168,6 +170,8 @@ def test_function_environment_has_exactly_what_each_function_reads(synth: Synth,
         assert env["LOGIN_SYNC_BUDGET_SECONDS"] == str(config.login_sync_budget_seconds)
         assert env["ADMIN_METADATA_FLAG"] == config.admin_metadata_flag
         assert env["USER_EVENT_MEMBERSHIP_SYNC"] == config.user_event_membership_sync
+        assert env["CLERK_RATE_LIMIT"] == {"dev": "100", "prod": "1000"}[stage]  # Clerk's limits per instance type
+        assert env["CLERK_BULK_SHARE"] == str(config.clerk_bulk_share)
 
 
 def test_function_environment_carries_no_secret_value(synth: Synth, stage: str) -> None:

@@ -37,6 +37,8 @@ EMITTED_METRICS = {
     "ClerkRateLimited": (),
     "ClerkRetries": (),
     "ClerkInstanceMismatch": (),
+    "ClerkBudgetWait": (),
+    "ClerkBudgetUnavailable": (),
     "SyncCompleted": ("Trigger",),
     "SyncFailed": ("Trigger",),
     "SyncLimited": (),

@@ -199,6 +199,9 @@ def test_load_stage_clerk_api_url_with_version_is_rejected(url: str) -> None:
         ("clerk_jwt_key", "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----"),
         ("region", "Europe"),
         ("account", "12345"),
+        ("clerk_rate_limit", 5),
+        ("clerk_bulk_share", 0),
+        ("clerk_bulk_share", 1.5),
     ],
 )
 def test_load_stage_invalid_runtime_setting_names_the_field(field: str, value: Any) -> None:
@@ -206,7 +209,10 @@ def test_load_stage_invalid_runtime_setting_names_the_field(field: str, value: A
         load_stage(_with(**{field: value}), "dev")
 
 
-@pytest.mark.parametrize(("field", "value"), [("login_sync_budget_seconds", 5), ("admin_metadata_flag", "")])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("login_sync_budget_seconds", 5), ("admin_metadata_flag", ""), ("clerk_rate_limit", 10), ("clerk_bulk_share", 1)],
+)
 def test_load_stage_boundary_runtime_settings_are_accepted(field: str, value: Any) -> None:
     assert getattr(load_stage(_with(**{field: value}), "dev"), field) == value
 
@@ -249,3 +255,13 @@ def test_load_stage_environment_beyond_lambda_limit_is_rejected() -> None:
 def test_stage_clerk_instance_id_must_be_an_instance_id_or_empty(value: str) -> None:
     with pytest.raises(ValidationError, match="clerk_instance_id"):
         StageConfig.model_validate({**MINIMAL_STAGE, "clerk_instance_id": value})
+
+
+def test_stage_bulk_share_too_small_for_its_rate_limit_is_rejected() -> None:
+    with pytest.raises(StageConfigError, match="clerk_rate_limit / clerk_bulk_share"):
+        load_stage(_with(clerk_rate_limit=100, clerk_bulk_share=0.01), "dev")
+
+
+def test_cdk_json_stages_set_clerks_limit_per_instance_type() -> None:
+    stages = json.loads((ROOT / "cdk.json").read_text())["context"]["stages"]
+    assert (stages["dev"]["clerk_rate_limit"], stages["prod"]["clerk_rate_limit"]) == (100, 1000)

@@ -14,6 +14,7 @@ from clerk_sync.messages import QueuedSync, decode_message
 from clerk_sync.models import Envelope
 from clerk_sync.outcomes import WriteResult
 from clerk_sync.store import SyncStore
+from clerk_sync.store.budget import BUDGET_ENTITY
 from clerk_sync.sync.service import SyncService
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.tokens import TokenSigner
@@ -80,6 +81,10 @@ class Harness:
 
     def calls(self, route: str | None = None) -> int:
         return self.clerk.request_count(route)
+
+    def records(self) -> list[dict[str, Any]]:
+        """The table's items but the shared Clerk budget's (bookkeeping every Clerk request touches)."""
+        return [item for item in self.store.scan() if item.get("entity") != BUDGET_ENTITY]
 
     def item(self, pk: str, sk: str) -> dict[str, Any] | None:
         return self.store.get({"PK": pk, "SK": sk})

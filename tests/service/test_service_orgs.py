@@ -64,7 +64,7 @@ def test_sync_of_organization_never_seen_anywhere_reports_not_found_and_writes_n
     report = harness.service.sync_organization("org_mistyped")
     assert report.found is False
     assert report.changes == []
-    assert list(harness.store.scan()) == []
+    assert harness.records() == []
 
 
 def test_sync_membership_matching_role_reports_no_mismatch(harness: Harness) -> None:

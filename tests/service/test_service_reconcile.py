@@ -29,7 +29,7 @@ def _walk(runner: BulkRun, run: Run) -> Run:
 
 
 def _table(harness: Harness) -> list[dict[str, Any]]:
-    return sorted(harness.store.scan(), key=lambda item: (item[keys.PK], item[keys.SK]))
+    return sorted(harness.records(), key=lambda item: (item[keys.PK], item[keys.SK]))
 
 
 @pytest.fixture

@@ -113,7 +113,7 @@ def test_full_user_sync_of_unknown_user_reports_not_found_and_writes_nothing(har
     assert report.found is False
     assert report.clerk_calls == 1  # no membership listing for a user Clerk does not have
     assert report.changes == []
-    assert list(harness.store.scan()) == []
+    assert harness.records() == []
 
 
 @pytest.mark.parametrize(("memberships", "calls"), [(0, 2), (3, 2), (500, 2), (501, 3)])

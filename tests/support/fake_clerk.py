@@ -16,6 +16,7 @@ from clerk_sync.clerk.client import ClientStats, Page
 from clerk_sync.clerk.errors import ClerkNotFoundError
 from clerk_sync.clerk.instance import ClerkInstance
 from clerk_sync.models import Membership
+from clerk_sync.vocabulary import ClerkPriority
 from tests.support.clerk_payloads import membership_data
 
 PageHook = Callable[[str, int], None]
@@ -45,7 +46,7 @@ class FakeClerk:
 
     # ---- what ClerkClient offers ---------------------------------------------------------------
 
-    def metered(self) -> FakeClerk:
+    def metered(self, priority: ClerkPriority | None = None) -> FakeClerk:
         return self
 
     def clock(self) -> float:

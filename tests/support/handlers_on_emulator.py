@@ -51,6 +51,9 @@ def handlers_on(clerk: ClerkEmulator, monkeypatch: pytest.MonkeyPatch, **overrid
             # Fast, bounded retries: outage tests must not sleep for the production budget.
             "CLERK_BACKOFF_BASE_SECONDS": "0.01",
             "CLERK_READ_TIMEOUT_SECONDS": "1",
+            # The emulator limits no rate unless a test sets its knobs: the shared budget at a production
+            # instance's limit (tests/service/test_service_budget.py sets its own).
+            "CLERK_RATE_LIMIT": "1000",
             **overrides,
         }
         for name, value in environment.items():

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from clerk_sync.clerk.errors import (
     ClerkBadRequestError,
+    ClerkBudgetExhaustedError,
     ClerkDeadlineExceededError,
     ClerkError,
     ClerkInstanceMismatchError,
@@ -25,6 +26,7 @@ from clerk_sync.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from clerk_sync.clerk.client import (
+        ClerkBudget,
         ClerkClient,
         ClientStats,
         Listing,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 # Name -> module it is loaded from on first access (PEP 562).
 _LAZY = {
+    "ClerkBudget": "clerk_sync.clerk.client",
     "ClerkClient": "clerk_sync.clerk.client",
     "ClientStats": "clerk_sync.clerk.client",
     "Listing": "clerk_sync.clerk.client",
@@ -48,6 +51,8 @@ _LAZY = {
 
 __all__ = [
     "ClerkBadRequestError",
+    "ClerkBudget",
+    "ClerkBudgetExhaustedError",
     "ClerkClient",
     "ClerkDeadlineExceededError",
     "ClerkError",

@@ -5,6 +5,10 @@ Lambda invocations; each sync works through a `metered()` view of it that counts
 call takes a `deadline` (absolute, on the client's clock) or a `timeout_budget` (seconds from now) covering all
 its attempts and pages; without either it gets the configured default.
 
+With a `budget` (the shared Clerk rate budget, `clerk_sync.budget.shared`), every request first takes a token at
+the view's priority (`metered(priority=...)`), waiting for one as long as the deadline allows; a 429 penalises
+the budget. Without one (unit tests, a CLI without a table) requests go out as soon as they are made.
+
 Lists page with `limit` (500, Clerk's maximum) and `offset`, and stop on a short page or when the offset
 reaches `total_count`, so M items cost ceil(M/500) requests and an empty list one. Instance-wide lists
 (users, organizations, all memberships) return one `Page` per call, so a resumable job can checkpoint the
@@ -27,6 +31,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ValidationError
 
 from clerk_sync.clerk.errors import (
+    ClerkBudgetExhaustedError,
     ClerkDeadlineExceededError,
     ClerkError,
     ClerkRateLimitedError,
@@ -49,11 +54,14 @@ from clerk_sync.clerk.settings import ClerkSettings
 from clerk_sync.models import Membership, Organization, User
 from clerk_sync.observability import child_logger
 from clerk_sync.observability import metrics as default_metrics
-from clerk_sync.vocabulary import CLERK_API_URL
+from clerk_sync.vocabulary import CLERK_API_URL, ClerkPriority
 
 MAX_PAGE_SIZE: Final = 500
 # User ids one `GET /organizations/{id}/memberships?user_id=...` accepts.
 MAX_USER_IDS: Final = 100
+# Of the time left before a call's deadline, what a wait for the budget leaves for the request itself.
+BUDGET_REQUEST_SHARE: Final = 0.25
+BUDGET_REQUEST_SECONDS_MAX: Final = 1.0
 
 logger = child_logger()
 
@@ -69,21 +77,50 @@ class MetricsSink(Protocol):
     def add_metric(self, name: str, unit: MetricUnit, value: float) -> None: ...
 
 
+class ClerkBudget(Protocol):
+    """The shared Clerk rate budget as the client uses it (`clerk_sync.budget.shared.SharedClerkBudget`)."""
+
+    def take(self, priority: ClerkPriority, max_wait: float) -> float:
+        """Takes one request's token, waiting at most `max_wait` seconds; returns the seconds waited.
+
+        Raises `ClerkBudgetExhaustedError` when no token can be had in time; never fails otherwise (fail open).
+        """
+        ...
+
+    def penalise(self, retry_after: float | None) -> None:
+        """Clerk answered 429 (with `retry_after` seconds, if it said): slow every writer down for a while."""
+        ...
+
+
 @dataclass(slots=True)
 class ClientStats:
-    """Requests (retries included), 429s, retries and backoff spent: by a client since it was built, or by one
-    metered view of it (`ClerkClient.metered`), i.e. one sync's cost against Clerk's rate limit."""
+    """Requests (retries included), 429s, retries, backoff spent, and waits for the shared budget: by a client since
+    it was built, or by one metered view of it (`ClerkClient.metered`), i.e. one sync's cost against Clerk's rate
+    limit."""
 
     requests: int = 0
     rate_limited: int = 0
     retries: int = 0
     backoff_seconds: float = 0.0
+    budget_waits: int = 0
+    budget_wait_seconds: float = 0.0
 
-    def add(self, *, requests: int = 0, rate_limited: int = 0, retries: int = 0, backoff_seconds: float = 0.0) -> None:
+    def add(
+        self,
+        *,
+        requests: int = 0,
+        rate_limited: int = 0,
+        retries: int = 0,
+        backoff_seconds: float = 0.0,
+        budget_waits: int = 0,
+        budget_wait_seconds: float = 0.0,
+    ) -> None:
         self.requests += requests
         self.rate_limited += rate_limited
         self.retries += retries
         self.backoff_seconds += backoff_seconds
+        self.budget_waits += budget_waits
+        self.budget_wait_seconds += budget_wait_seconds
 
 
 @dataclass(frozen=True)
@@ -140,6 +177,8 @@ class ClerkClient:
         rng: random.Random | None = None,
         metrics: MetricsSink | None = None,
         on_unauthorized: Callable[[], None] | None = None,
+        budget: ClerkBudget | None = None,
+        priority: ClerkPriority = ClerkPriority.MANUAL,
     ) -> None:
         if not secret_key:
             raise ValueError("secret_key is empty")
@@ -172,6 +211,8 @@ class ClerkClient:
         self._rng = rng or random.Random()  # noqa: S311
         self._metrics: MetricsSink = default_metrics if metrics is None else metrics
         self._on_unauthorized = on_unauthorized
+        self._budget = budget
+        self._priority = priority
         # What the client spent since it was built, shared with its metered views; `spent` is this view's own.
         self._totals = ClientStats()
         self.spent = self._totals
@@ -210,17 +251,29 @@ class ClerkClient:
         return self._clock
 
     @property
+    def priority(self) -> ClerkPriority:
+        """The turn this client's (or view's) requests take at the shared budget."""
+        return self._priority
+
+    @property
+    def budget(self) -> ClerkBudget | None:
+        return self._budget
+
+    @property
     def stats(self) -> ClientStats:
         """A snapshot of what the client spent so far (all its views): requests, 429s, retries, backoff time."""
         return copy.copy(self._totals)
 
-    def metered(self) -> ClerkClient:
-        """A view of this client for one sync: same connection pool, settings and totals, and its own `spent`.
+    def metered(self, priority: ClerkPriority | None = None) -> ClerkClient:
+        """A view of this client for one sync: same connection pool, settings, budget and totals, its own `spent`,
+        and `priority` at the budget (None: this client's).
 
         One view per sync, so concurrent syncs (the local stack's threads) each count only their own requests.
         """
         view = copy.copy(self)
         view._owns_http = False  # closing a view must not close the shared pool
+        if priority is not None:
+            view._priority = priority
         view.spent = ClientStats()
         view._meters = (*self._meters, view.spent)  # a view of a view counts in both
         return view
@@ -499,6 +552,8 @@ class ClerkClient:
         while True:
             started = self._clock()
             remaining = deadline - started
+            if remaining > 0 and self._budget is not None:
+                started, remaining = self._take_budget(operation, deadline, remaining, attempts)
             if remaining <= 0:
                 self._give_up(operation, last, attempts, "deadline")
                 if isinstance(last, ClerkRateLimitedError):
@@ -532,6 +587,8 @@ class ClerkClient:
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
                     self._count(rate_limited=1)
                     self._metrics.add_metric("ClerkRateLimited", MetricUnit.Count, 1)
+                    if self._budget is not None:
+                        self._budget.penalise(retry_after)
                 failure = last = error_for_status(
                     status,
                     _json_or_none(response),
@@ -575,6 +632,33 @@ class ClerkClient:
             self._count(retries=1, backoff_seconds=decision.wait)
             self._sleep(decision.wait)
 
+    def _take_budget(self, operation: str, deadline: float, remaining: float, attempts: int) -> tuple[float, float]:
+        """One token of the shared budget for the next attempt, waiting at most what leaves the request its time;
+        the clock and the time left after the wait."""
+        assert self._budget is not None
+        max_wait = max(0.0, remaining - min(BUDGET_REQUEST_SECONDS_MAX, remaining * BUDGET_REQUEST_SHARE))
+        try:
+            waited = self._budget.take(self._priority, max_wait)
+        except ClerkBudgetExhaustedError as exhausted:
+            self._note_budget_wait(exhausted.waited)
+            refused = ClerkBudgetExhaustedError(
+                exhausted.message,
+                retry_after=exhausted.retry_after,
+                waited=exhausted.waited,
+                operation=operation,
+                attempts=attempts,
+            )
+            self._give_up(operation, refused, attempts, "budget")
+            raise refused from None
+        self._note_budget_wait(waited)
+        now = self._clock()
+        return now, deadline - now
+
+    def _note_budget_wait(self, waited: float) -> None:
+        if waited > 0:
+            self._count(budget_waits=1, budget_wait_seconds=waited)
+            self._metrics.add_metric("ClerkBudgetWait", MetricUnit.Seconds, waited)
+
     def _timeout(self, remaining: float) -> httpx.Timeout:
         """The configured timeouts, shortened so one attempt cannot outlive the deadline by much."""
         connect = min(self._connect_timeout, remaining)
@@ -593,11 +677,9 @@ class ClerkClient:
             },
         )
 
-    def _count(
-        self, *, requests: int = 0, rate_limited: int = 0, retries: int = 0, backoff_seconds: float = 0.0
-    ) -> None:
+    def _count(self, **amounts: Any) -> None:
         for stats in self._meters:
-            stats.add(requests=requests, rate_limited=rate_limited, retries=retries, backoff_seconds=backoff_seconds)
+            stats.add(**amounts)
 
 
 def _segment(value: str) -> str:

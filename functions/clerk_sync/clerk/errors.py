@@ -5,6 +5,7 @@
      ├── ClerkUnauthorizedError            401/403: the secret key is wrong, revoked or for another instance
      ├── ClerkBadRequestError              any other 4xx (400, 402, 422, ...): our request is wrong; never retried
      ├── ClerkRateLimitedError             429 still returned when attempts or the deadline ran out; `retry_after`
+     │    └── ClerkBudgetExhaustedError    the shared rate budget had no room for the call before its deadline
      ├── ClerkUnavailableError             5xx, timeout or connection error still there when attempts ran out
      │    └── ClerkDeadlineExceededError   the caller's deadline left no time for the first or the next attempt
      ├── ClerkResponseError                a 2xx whose body we cannot use (not JSON, not our models' shape)
@@ -88,6 +89,17 @@ class ClerkRateLimitedError(ClerkError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         self.retry_after = retry_after
         super().__init__(message, **kwargs)
+
+
+class ClerkBudgetExhaustedError(ClerkRateLimitedError):
+    """The shared Clerk rate budget could not serve the call before its deadline; nothing was sent to Clerk.
+
+    `retry_after` is the budget's estimate of when it could, `waited` what the call already waited for it.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, waited: float = 0.0, **kwargs: Any) -> None:
+        self.waited = waited
+        super().__init__(message, retry_after=retry_after, code="budget_exhausted", **kwargs)
 
 
 class ClerkUnavailableError(ClerkError):

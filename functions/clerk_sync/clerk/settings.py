@@ -11,6 +11,7 @@ import os
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from clerk_sync.budget.bucket import BucketLimits
 from clerk_sync.clerk.retry import RetryPolicy
 from clerk_sync.settings import SecretSettings, load_secrets
 from clerk_sync.vocabulary import CLERK_API_URL
@@ -32,6 +33,12 @@ class ClerkSettings(BaseSettings):
     clerk_max_attempts: int = Field(default=4, ge=1, le=10)
     clerk_backoff_base_seconds: float = Field(default=0.5, gt=0, le=60)
     clerk_backoff_cap_seconds: float = Field(default=8.0, gt=0, le=300)
+    # The shared rate budget (docs/decisions/0020): Clerk's limit in requests per 10 s for the whole instance
+    # (development instances 100, production 1000; less whatever else calls Clerk with the same key), the share of
+    # it backfill and reconcile may use, and whether to keep the budget at all (it needs the table).
+    clerk_rate_limit: int = Field(default=100, ge=10, le=100_000)
+    clerk_bulk_share: float = Field(default=0.5, gt=0, le=1)
+    clerk_budget_enabled: bool = True
 
     @field_validator("clerk_secret_key", mode="after")
     @classmethod
@@ -55,6 +62,18 @@ class ClerkSettings(BaseSettings):
         if self.clerk_backoff_cap_seconds < self.clerk_backoff_base_seconds:
             raise ValueError("CLERK_BACKOFF_CAP_SECONDS must be at least CLERK_BACKOFF_BASE_SECONDS")
         return self
+
+    @model_validator(mode="after")
+    def _budget_limits_hold(self) -> ClerkSettings:
+        try:
+            self.budget_limits  # noqa: B018  # validates
+        except ValueError as error:
+            raise ValueError(f"CLERK_RATE_LIMIT / CLERK_BULK_SHARE: {error}") from None
+        return self
+
+    @property
+    def budget_limits(self) -> BucketLimits:
+        return BucketLimits(self.clerk_rate_limit, self.clerk_bulk_share)
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -1,9 +1,11 @@
 """The table behind clerk-sync: Clerk records (`SyncStore`), member-sync jobs (`JobStore`), membership-sync
-claims (`MembershipSyncClaims`) and per-caller sync limits (`CallerLimits`), all on one `Table`. They raise only
+claims (`MembershipSyncClaims`), per-caller sync limits (`CallerLimits`) and the shared Clerk budget
+(`ClerkBudgetItem`), all on one `Table`. They raise only
 the store's own errors (`store.errors`)."""
 
 from __future__ import annotations
 
+from clerk_sync.store.budget import ClerkBudgetItem
 from clerk_sync.store.claims import MembershipSyncClaims
 from clerk_sync.store.errors import StoreConflictError, StoreError, StoreUnavailableError
 from clerk_sync.store.jobs import JobStore
@@ -13,6 +15,7 @@ from clerk_sync.store.table import Table
 
 __all__ = [
     "CallerLimits",
+    "ClerkBudgetItem",
     "JobStore",
     "LimitDecision",
     "MembershipSyncClaims",

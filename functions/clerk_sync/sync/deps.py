@@ -106,12 +106,16 @@ class SyncDeps:
         org_id: str | None = None,
         deadline: float | None = None,
     ) -> Iterator[SyncRun]:
-        """A sync's report and context; on the way out the report gets its Clerk requests and its duration."""
+        """A sync's report and context; on the way out the report gets its Clerk requests and its duration.
+
+        Its Clerk view takes the source's turn at the shared rate budget (`SyncSource.priority`): a login first,
+        then manual syncs, then queued ones, then backfill and reconcile.
+        """
         started = time.perf_counter()
         run = SyncRun(
             report=SyncReport(trigger=source, user_id=user_id, org_id=org_id),
             ctx=WriteContext(source, self.clock_ms()),
-            clerk=self.clerk.metered(),
+            clerk=self.clerk.metered(priority=source.priority),
             deadline=deadline,
         )
         try:

@@ -92,7 +92,7 @@ class LoginSync:
             self._pause.check()
         except ClerkUnavailableError as paused:
             return self._fallback(user_id, stored, claims or {}, ctx, error=paused, calls=0)
-        clerk = self._deps.clerk.metered()
+        clerk = self._deps.clerk.metered(priority=SyncSource.LOGIN.priority)
         try:
             try:
                 user = clerk.get_user(user_id, deadline=deadline)

@@ -1,7 +1,8 @@
 """The login pause: after Clerk fails a login, the container's next logins skip Clerk for a while.
 
 In an outage every login would otherwise spend its whole budget (LOGIN_SYNC_BUDGET_SECONDS) waiting before it
-falls back; paused, they fall back at once. A 429's Retry-After, when longer than the pause, wins.
+falls back; paused, they fall back at once. A 429's Retry-After, when longer than the pause, wins. A refusal of
+the shared Clerk budget cost no time and says when it will have room: the pause lasts just that long.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from clerk_sync.clerk.errors import ClerkRateLimitedError, ClerkUnavailableError
+from clerk_sync.clerk.errors import ClerkBudgetExhaustedError, ClerkRateLimitedError, ClerkUnavailableError
 
 LOGIN_CLERK_PAUSE_SECONDS: Final = 10.0
 
@@ -35,5 +36,8 @@ class LoginPause:
     def start(self, error: Exception) -> None:
         """Pauses after `error` for the pause or the error's Retry-After, whichever is longer; never shortens one."""
         retry_after = error.retry_after if isinstance(error, ClerkRateLimitedError) else None
-        pause = max(self._seconds, retry_after or 0.0)
+        if isinstance(error, ClerkBudgetExhaustedError):
+            pause = retry_after or 0.0
+        else:
+            pause = max(self._seconds, retry_after or 0.0)
         self._until = max(self._until, self._monotonic() + pause)

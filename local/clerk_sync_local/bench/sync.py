@@ -142,6 +142,9 @@ def rate_limit_storm(syncs: int = 300, threads: int = 8, budget_seconds: float =
             "retries": stats.retries,
             "backoff_seconds_total": round(stats.backoff_seconds, 1),
             "backoff_seconds_per_retry": round(stats.backoff_seconds / stats.retries, 2) if stats.retries else 0.0,
+            # The shared Clerk budget (at CLERK_RATE_LIMIT's default, the development limit) paces the requests.
+            "budget_waits": stats.budget_waits,
+            "budget_wait_seconds_total": round(stats.budget_wait_seconds, 1),
             "wall_seconds": round(elapsed, 1),
         }
 

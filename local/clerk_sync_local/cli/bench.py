@@ -76,7 +76,8 @@ def bench_sync(
         "against 100 requests / 10 s: "
         f"{storm['succeeded']} succeeded, {storm['gave_up']} gave up; {storm['requests']} requests, "
         f"{storm['rate_limited_429']} answered 429, {storm['retries']} retries; backing off "
-        f"{storm['backoff_seconds_total']} s in all ({storm['backoff_seconds_per_retry']} s per retry) "
+        f"{storm['backoff_seconds_total']} s in all ({storm['backoff_seconds_per_retry']} s per retry); "
+        f"{storm['budget_waits']} waits for the shared budget, {storm['budget_wait_seconds_total']} s in all; "
         f"over {storm['wall_seconds']} s",
         highlight=False,
     )

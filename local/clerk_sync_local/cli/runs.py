@@ -42,7 +42,11 @@ _PLAN_SHOWN: Final = 20
 def backfill(  # noqa: PLR0917 - typer maps each option to a parameter
     restart: bool = typer.Option(False, "--restart", help="Start over instead of resuming the unfinished run."),
     share: float | None = typer.Option(
-        None, "--share", min=0.05, max=1.0, help="Most of Clerk's rate limit the run may use (default: the stage's)."
+        None,
+        "--share",
+        min=0.05,
+        max=1.0,
+        help="Most of Clerk's rate limit an inline run may use (default: the stage's CLERK_BULK_SHARE).",
     ),
     as_job: bool = typer.Option(False, "--as-job", help="Run it in the worker, a page per queue message; follow it."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
@@ -53,6 +57,8 @@ def backfill(  # noqa: PLR0917 - typer maps each option to a parameter
     """Import every organization, user and membership from Clerk (500 a page), resuming an unfinished run."""
     from clerk_sync.runs import RunKind
 
+    if share is not None and as_job:
+        fail("--share applies to an inline run: the worker takes the stage's CLERK_BULK_SHARE; drop one of them")
     target = find_target(ready_file, stage, cdk_json)
     _run(target, RunKind.BACKFILL, restart=restart, share=share, as_job=as_job, dry_run=False, as_json=as_json)
 
@@ -96,7 +102,7 @@ def _run(
     logging.disable(logging.INFO)
     began = time.monotonic()
     try:
-        service = target.sync_service()
+        service = target.sync_service(bulk_share=share)
         runner, run = service.runs.start(kind, restart=restart, as_job=as_job, share=share, dry_run=dry_run)
     except TargetError as error:
         fail(str(error))

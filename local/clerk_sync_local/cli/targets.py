@@ -3,7 +3,8 @@
 `--ready-file PATH` reads the contract `clerk-sync local up` writes. `--stage NAME` reads the stage from cdk.json,
 finds its stack's outputs (table, queues, secret) with the caller's AWS credentials (boto3's usual chain and
 `AWS_ENDPOINT_URL`), and the Clerk secret key from the stack's secret. Either way a command gets the same
-`Target`, and through it the runtime's own store and sync layer: the CLI writes exactly as the functions do.
+`Target`, and through it the runtime's own store and sync layer: the CLI writes exactly as the functions do, and
+its Clerk requests draw from the same shared rate budget in the target's table (docs/decisions/0020).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from clerk_sync_local.stack.ready import ReadyFileError, ReadyInfo, read_ready_file
 
 if TYPE_CHECKING:
+    from clerk_sync.budget.shared import SharedClerkBudget
     from clerk_sync.clerk.client import ClerkClient
     from clerk_sync.items import ItemPolicy
     from clerk_sync.store import SyncStore
@@ -39,10 +41,10 @@ class AwsAccess:
     access_key_id: str | None = None
     secret_access_key: str | None = None
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Any = None) -> Any:
         import boto3
 
-        options: dict[str, Any] = {"region_name": self.region}
+        options: dict[str, Any] = {"region_name": self.region, "config": config}
         if self.endpoint_url:
             options["endpoint_url"] = self.endpoint_url
         if self.access_key_id and self.secret_access_key:
@@ -67,6 +69,10 @@ class Target:
     scrub_pii_on_delete: bool = True
     store_private_metadata: bool = False
     instance_id: str | None = None  # CLERK_INSTANCE_ID of the stage or stack: 404s delete only through its key
+    # The shared Clerk rate budget, as the target's functions keep it: the stage's (or the stack's) values.
+    clerk_rate_limit: int = 100
+    clerk_bulk_share: float = 0.5
+    clerk_budget_enabled: bool = True
 
     @property
     def policy(self) -> ItemPolicy:
@@ -99,18 +105,41 @@ class Target:
             raise TargetError(f"the secret {self.secret_arn} has no CLERK_SECRET_KEY yet (docs/deploy.md, step 5)")
         return str(key)
 
-    def clerk_client(self) -> ClerkClient:
+    def clerk_budget(self, bulk_share: float | None = None) -> SharedClerkBudget | None:
+        """The target's shared Clerk budget (its table's item), with `bulk_share` for this process's bulk work
+        (None: the target's own); None when the target keeps no budget."""
+        if not self.clerk_budget_enabled:
+            return None
+        from clerk_sync.aws import BUDGET_CONFIG
+        from clerk_sync.budget.bucket import BucketLimits
+        from clerk_sync.budget.shared import SharedClerkBudget
+        from clerk_sync.store import ClerkBudgetItem, Table
+
+        try:
+            limits = BucketLimits(self.clerk_rate_limit, self.clerk_bulk_share if bulk_share is None else bulk_share)
+        except ValueError as error:
+            raise TargetError(f"the Clerk budget of {self.description}: {error}") from None
+        table = Table(self.aws.client("dynamodb", BUDGET_CONFIG), self.table_name)
+        return SharedClerkBudget(ClerkBudgetItem(table), limits)
+
+    def clerk_client(self, bulk_share: float | None = None) -> ClerkClient:
+        """A Clerk client on the target's shared budget; its requests go as manual ones unless a view says else."""
         from clerk_sync.clerk.client import ClerkClient
 
-        return ClerkClient(self.secret_key(), base_url=self.clerk_api_url)
+        return ClerkClient(self.secret_key(), base_url=self.clerk_api_url, budget=self.clerk_budget(bulk_share))
 
-    def sync_service(self) -> SyncService:
-        """The runtime's sync layer on this target: its table, its queue for follow-ups, its Clerk."""
+    def sync_service(self, bulk_share: float | None = None) -> SyncService:
+        """The runtime's sync layer on this target: its table, its queue for follow-ups, its Clerk.
+
+        Its Clerk requests share the target's rate budget with the deployed functions, each sync at its source's
+        priority; `bulk_share` (backfill's `--share`) caps what this process's backfill and reconcile syncs take of
+        the limit (None: the target's `clerk_bulk_share`).
+        """
         from clerk_sync.queue import QueuedFollowUps, SqsEventQueue
         from clerk_sync.sync.instance import InstanceGuard
         from clerk_sync.sync.service import SyncService
 
-        clerk = self.clerk_client()
+        clerk = self.clerk_client(bulk_share)
         queue = SqsEventQueue(self.aws.client("sqs"), self.queue_url)
         guard = InstanceGuard(lambda: clerk, expected=self.instance_id)
         return SyncService(self.store(), clerk=lambda: clerk, follow_ups=QueuedFollowUps(queue), instance=guard)
@@ -138,7 +167,20 @@ def from_ready(ready: ReadyInfo, description: str = "the local stack") -> Target
         emulator_admin_url=ready.emulator_admin_url,
         api_url=ready.api_url,
         instance_id=ready.instance_id,
+        **_ready_budget(ready),
     )
+
+
+def _ready_budget(ready: ReadyInfo) -> dict[str, Any]:
+    """The local stack's budget settings from its ready file (older files have none: the defaults)."""
+    values: dict[str, Any] = {}
+    if ready.clerk_rate_limit is not None:
+        values["clerk_rate_limit"] = ready.clerk_rate_limit
+    if ready.clerk_bulk_share is not None:
+        values["clerk_bulk_share"] = ready.clerk_bulk_share
+    if ready.clerk_budget_enabled is not None:
+        values["clerk_budget_enabled"] = ready.clerk_budget_enabled
+    return values
 
 
 def from_stage(name: str, cdk_json: Path = Path("cdk.json")) -> Target:
@@ -181,6 +223,8 @@ def from_stage(name: str, cdk_json: Path = Path("cdk.json")) -> Target:
         scrub_pii_on_delete=stage.scrub_pii_on_delete,
         store_private_metadata=stage.store_private_metadata,
         instance_id=stage.clerk_instance_id or None,
+        clerk_rate_limit=stage.clerk_rate_limit,
+        clerk_bulk_share=stage.clerk_bulk_share,
     )
 
 

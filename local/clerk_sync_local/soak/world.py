@@ -55,6 +55,8 @@ FAST_CLERK_SETTINGS: Final[Mapping[str, str]] = {
     "API_SYNC_BUDGET_SECONDS": "5",
     # Scenarios retry one caller's sync until it converges; the per-caller limit has its own tests.
     "SYNC_CALLER_LIMIT": "1000",
+    # The emulator limits no rate unless a fault sets its knobs: the shared budget at a production instance's limit.
+    "CLERK_RATE_LIMIT": "1000",
 }
 # Variables that would point the handlers elsewhere than this world.
 _FOREIGN: Final = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "CLERK_SECRETS_ARN", "CLERK_JWKS_URL")

@@ -56,6 +56,10 @@ _FOREIGN_VARIABLES: Final = (
     "CLERK_SECRETS_ARN",
 )
 _EMULATOR_REPLACES: Final = ("CLERK_WEBHOOK_SECRET", "CLERK_JWKS_URL")
+# The emulator limits no rate unless its knobs say so: against it the handlers' shared Clerk budget paces them as
+# a production instance would (CLERK_RATE_LIMIT in the environment wins). With real Clerk, the environment's value
+# or the code's default (100, a development instance) applies.
+EMULATOR_RATE_LIMIT: Final = 1000
 
 
 class StackError(RuntimeError):
@@ -341,6 +345,7 @@ class LocalStack:
             "CLERK_AUTHORIZED_PARTIES": DEFAULT_AUTHORIZED_PARTY,
             "CLERK_INSTANCE_ID": clerk.instance_id,
             "ADMIN_USER_IDS": self.identities.admin_user_id or "",
+            "CLERK_RATE_LIMIT": os.environ.get("CLERK_RATE_LIMIT") or str(EMULATOR_RATE_LIMIT),
         }
 
     def _set_environment(self) -> None:
@@ -396,6 +401,7 @@ class LocalStack:
             clerk = _running(emulator, "the emulator")
             clerk_url, issuer, admin = clerk.url, clerk.issuer, self.identities.admin_user_id
             instance_id = clerk.instance_id
+        budget = wiring.clerk_settings()
         return ReadyInfo(
             api_url=gateway.url,
             webhook_url=gateway.webhook_url,
@@ -418,6 +424,9 @@ class LocalStack:
             demo_user_id=self.identities.demo_user_id,
             demo_org_id=self.identities.demo_org_id,
             authorizer_cache_ttl_seconds=self._cache_ttl,
+            clerk_rate_limit=budget.clerk_rate_limit,
+            clerk_bulk_share=budget.clerk_bulk_share,
+            clerk_budget_enabled=budget.clerk_budget_enabled,
             started_in_seconds=round(started_in, 3),
             pid=os.getpid(),
         )

@@ -51,6 +51,11 @@ class ReadyInfo(BaseModel):
     demo_user_id: str | None
     demo_org_id: str | None
     authorizer_cache_ttl_seconds: float
+    # The shared Clerk rate budget the handlers keep (CLERK_RATE_LIMIT, CLERK_BULK_SHARE, CLERK_BUDGET_ENABLED), so
+    # the CLI draws from it as they do; None in files written before it existed.
+    clerk_rate_limit: int | None = None
+    clerk_bulk_share: float | None = None
+    clerk_budget_enabled: bool | None = None
     started_in_seconds: float
     pid: int
 

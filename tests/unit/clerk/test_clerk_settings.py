@@ -31,6 +31,10 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "CLERK_MAX_ATTEMPTS",
         "CLERK_BACKOFF_BASE_SECONDS",
         "CLERK_BACKOFF_CAP_SECONDS",
+        "CLERK_RATE_LIMIT",
+        "CLERK_BULK_SHARE",
+        "CLERK_BUDGET_ENABLED",
+        "TABLE_NAME",
     ]:
         monkeypatch.delenv(name, raising=False)
     wiring.reset()
@@ -144,3 +148,50 @@ def test_get_clerk_client_after_unauthorized_builds_fresh_client(monkeypatch: py
     assert clerk_settings().clerk_secret_key.get_secret_value() == "sk_test_rotatedKEY"
     first.close()
     second.close()
+
+
+def test_budget_settings_default_to_a_development_instance_and_half_for_bulk(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLERK_SECRET_KEY", ENV_KEY)
+
+    settings = ClerkSettings()
+
+    assert (settings.clerk_rate_limit, settings.clerk_bulk_share, settings.clerk_budget_enabled) == (100, 0.5, True)
+    assert (settings.budget_limits.rate_limit, settings.budget_limits.bulk_share) == (100, 0.5)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("CLERK_RATE_LIMIT", "5"), ("CLERK_BULK_SHARE", "0"), ("CLERK_BULK_SHARE", "1.5"), ("CLERK_BULK_SHARE", "0.01")],
+)
+def test_budget_settings_that_could_never_serve_a_request_fail_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv("CLERK_SECRET_KEY", ENV_KEY)
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError, match=name if value == "0.01" else name.lower()):
+        ClerkSettings()
+
+
+def test_wired_client_has_the_tables_budget_at_the_configured_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLERK_SECRET_KEY", ENV_KEY)
+    monkeypatch.setenv("TABLE_NAME", "clerk-sync-unit")
+    monkeypatch.setenv("CLERK_RATE_LIMIT", "1000")
+    monkeypatch.setenv("CLERK_BULK_SHARE", "0.25")
+
+    budget = wiring.clerk_budget()
+
+    assert budget is not None
+    assert get_clerk_client().budget is budget
+    assert (budget.limits.rate_limit, budget.limits.bulk_share) == (1000, 0.25)
+
+
+@pytest.mark.parametrize("environment", [{"TABLE_NAME": "t", "CLERK_BUDGET_ENABLED": "false"}, {}])
+def test_wired_client_has_no_budget_when_turned_off_or_without_a_table(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]
+) -> None:
+    monkeypatch.setenv("CLERK_SECRET_KEY", ENV_KEY)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    assert get_clerk_client().budget is None

@@ -33,6 +33,9 @@ CONTRACT_KEYS = {
     "demo_user_id",
     "demo_org_id",
     "authorizer_cache_ttl_seconds",
+    "clerk_rate_limit",
+    "clerk_bulk_share",
+    "clerk_budget_enabled",
     "started_in_seconds",
     "pid",
 }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clerk_sync.clerk.errors import ClerkRateLimitedError, ClerkUnavailableError
+from clerk_sync.clerk.errors import ClerkBudgetExhaustedError, ClerkRateLimitedError, ClerkUnavailableError
 from clerk_sync.sync.login_pause import LOGIN_CLERK_PAUSE_SECONDS, LoginPause
 
 
@@ -60,3 +60,11 @@ def test_login_pause_later_failure_never_shortens_a_longer_pause(clock: Clock) -
     pause.start(ClerkUnavailableError("down"))
     clock.now += 30.0
     assert pause.active
+
+
+def test_login_pause_after_a_budget_refusal_lasts_only_until_the_budget_has_room(clock: Clock) -> None:
+    pause = LoginPause(monotonic=clock)
+    pause.start(ClerkBudgetExhaustedError("no room", retry_after=1.5))
+    assert pause.active
+    clock.now += 1.51
+    assert not pause.active
