@@ -284,7 +284,7 @@ class BulkRun(ABC):
     def _spent(self, run: Run, sync_run: SyncRun) -> None:
         spent = sync_run.clerk.spent
         run.clerk_calls += spent.requests
-        run.waited_seconds = round(run.waited_seconds + spent.backoff_seconds + _budget_wait(spent), 3)
+        run.waited_seconds = round(run.waited_seconds + spent.backoff_seconds + spent.budget_wait_seconds, 3)
         run.updated_at = self._deps.clock_ms()
 
     def _stopped(self, run: Run, advanced: Run, sync_run: SyncRun, error: Exception) -> None:
@@ -296,8 +296,3 @@ class BulkRun(ABC):
         self._spent(stopped, sync_run)
         with contextlib.suppress(StoreError):  # the table is what failed: the checkpoint before this step stands
             self._runs.save(stopped, expected_step=run.step)
-
-
-def _budget_wait(spent: object) -> float:
-    """Seconds spent waiting for the shared Clerk budget, where the client counts them."""
-    return float(getattr(spent, "budget_wait_seconds", 0.0))
