@@ -130,7 +130,8 @@ class Reconcile(BulkRun):
         members: dict[str, list[str]] = {}
         for item in unlisted:
             if item["entity"] == "membership":
-                members.setdefault(str(item["org_id"]), []).append(str(item["user_id"]))
+                org_id, user_id = record_id(item).split("/", 1)
+                members.setdefault(org_id, []).append(user_id)
         still: list[Listed] = []
         gone: list[tuple[str, str]] = []  # (entity, id)
         for batch in _batches(users):
