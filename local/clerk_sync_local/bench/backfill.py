@@ -150,6 +150,22 @@ class _Logins:
 def run_backfill_bench(
     users: int, organizations: int, per_org: int, *, share: float, login_interval: float, workdir: Path
 ) -> BackfillBench:
+    # The stack's shared Clerk budget at the development limit too, as the emulator enforces it (the local stack
+    # otherwise budgets a production instance's 1,000).
+    previous = os.environ.get("CLERK_RATE_LIMIT")
+    os.environ["CLERK_RATE_LIMIT"] = str(DEVELOPMENT_LIMIT)
+    try:
+        return _measure(users, organizations, per_org, share=share, login_interval=login_interval, workdir=workdir)
+    finally:
+        if previous is None:
+            os.environ.pop("CLERK_RATE_LIMIT", None)
+        else:
+            os.environ["CLERK_RATE_LIMIT"] = previous
+
+
+def _measure(
+    users: int, organizations: int, per_org: int, *, share: float, login_interval: float, workdir: Path
+) -> BackfillBench:
     with LocalStack(seed=False, quiet=True) as stack:
         assert stack.ready is not None
         clerk = stack.emulator
