@@ -10,11 +10,16 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | job          | JOB#<job_id>    | STATE             | USER#<requester>   | JOB#<job_id>  |
 | sync state   | USER#<user_id>  | MEMBERSHIPS       |                    |               |
 | sync limit   | USER#<user_id>  | SYNC_LIMIT        |                    |               |
+| failure note | FAILURE#<msg>   | LAST              |                    |               |
+| freshness    | FRESHNESS#webhooks | LAST           |                    |               |
 
 GSI1 holds two kinds of rows per user, told apart by the GSI1SK prefix: live memberships (`ORG#`) and
 the jobs the user started (`JOB#`). The sync-state item records when the user's memberships were last
 synced from Clerk, so user webhooks can tell whether a membership sync is needed (docs/decisions/0006). The
 sync-limit item counts one caller's manual syncs in their current window and expires with the table's TTL.
+The worker's own notes: a failure note per SQS message id that failed (its last error, what `clerk-sync dlq` shows
+beside a dead letter; expires with the DLQ's retention), and one freshness item saying when a webhook was last
+processed (what `GET /api/sync/status` answers as `last_webhook_at`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ PROFILE_SK: Final = "PROFILE"
 JOB_SK: Final = "STATE"
 MEMBERSHIPS_SK: Final = "MEMBERSHIPS"
 SYNC_LIMIT_SK: Final = "SYNC_LIMIT"
+FAILURE_PREFIX: Final = "FAILURE#"
+FRESHNESS_PREFIX: Final = "FRESHNESS#"
+LAST_SK: Final = "LAST"
 
 Key = dict[str, str]
 
@@ -72,3 +80,12 @@ def membership_state_key(user_id: str) -> Key:
 
 def sync_limit_key(user_id: str) -> Key:
     return {PK: USER_PREFIX + user_id, SK: SYNC_LIMIT_SK}
+
+
+def failure_key(message_id: str) -> Key:
+    """The last failure of one SQS message, by its message id (SQS keeps the id when it moves a message to the DLQ)."""
+    return {PK: FAILURE_PREFIX + message_id, SK: LAST_SK}
+
+
+def webhook_freshness_key() -> Key:
+    return {PK: FRESHNESS_PREFIX + "webhooks", SK: LAST_SK}
