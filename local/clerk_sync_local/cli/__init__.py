@@ -4,6 +4,7 @@
     targets  where a command works: a local stack's ready file or a deployed stage's CloudFormation stack
     records  `token`, `status`, `export`, `sync user|organization`: a deployment's records
     views    the export and status views of a table
+    dlq      `dlq list|show|replay|purge`: the dead-letter queue, with the worker's last error per message
     local    `local up` and `demo`: the product on this machine
     bench    `bench sync|startup|webhooks`: measurements on a fresh local stack
     soak     `soak`: random histories under injected faults, compared with Clerk at the end
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import typer
 
-from clerk_sync_local.cli import bench, local, records, soak
+from clerk_sync_local.cli import bench, dlq, local, records, soak
 
 app = typer.Typer(help="clerk-sync: keep a DynamoDB copy of a Clerk instance correct and fresh.", no_args_is_help=True)
 app.add_typer(local.app, name="local", no_args_is_help=True)
 app.add_typer(records.sync_app, name="sync", no_args_is_help=True)
 app.add_typer(bench.app, name="bench", no_args_is_help=True)
+app.add_typer(dlq.app, name="dlq", no_args_is_help=True)
 app.command()(local.demo)
 app.command()(records.token)
 app.command()(records.export)

@@ -19,7 +19,7 @@ from clerk_sync_local.stack.ready import ReadyFileError, ReadyInfo, read_ready_f
 if TYPE_CHECKING:
     from clerk_sync.clerk.client import ClerkClient
     from clerk_sync.items import ItemPolicy
-    from clerk_sync.store import SyncStore
+    from clerk_sync.store import SyncStore, Table
     from clerk_sync.sync.service import SyncService
 
 # The stack outputs a command needs (infra/stack.py).
@@ -67,6 +67,7 @@ class Target:
     scrub_pii_on_delete: bool = True
     store_private_metadata: bool = False
     instance_id: str | None = None  # CLERK_INSTANCE_ID of the stage or stack: 404s delete only through its key
+    local_aws: bool = False  # moto (a local stack's ready file): SQS there has no StartMessageMoveTask
 
     @property
     def policy(self) -> ItemPolicy:
@@ -74,10 +75,15 @@ class Target:
 
         return ItemPolicy(self.scrub_pii_on_delete, self.store_private_metadata)
 
-    def store(self) -> SyncStore:
-        from clerk_sync.store import SyncStore, Table
+    def table(self) -> Table:
+        from clerk_sync.store import Table
 
-        return SyncStore(Table(self.aws.client("dynamodb"), self.table_name), self.policy)
+        return Table(self.aws.client("dynamodb"), self.table_name)
+
+    def store(self) -> SyncStore:
+        from clerk_sync.store import SyncStore
+
+        return SyncStore(self.table(), self.policy)
 
     def secret_key(self) -> str:
         """The Clerk secret key: the ready file's (emulator), else `CLERK_SECRET_KEY` in the stack's secret."""
@@ -138,6 +144,7 @@ def from_ready(ready: ReadyInfo, description: str = "the local stack") -> Target
         emulator_admin_url=ready.emulator_admin_url,
         api_url=ready.api_url,
         instance_id=ready.instance_id,
+        local_aws=True,
     )
 
 
