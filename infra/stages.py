@@ -58,7 +58,7 @@ class StageConfig(BaseModel):
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     # "No webhook for N hours" fires when the worker processed no Clerk webhook for that long (Clerk stopped
     # delivering, the endpoint or secret is wrong, or the worker is failing); 0 disables it (quiet dev stages).
-    # At most 24: the alarm reads N one-hour periods and CloudWatch evaluates at most a day of them.
+    # At most 24, as before: the alarm reads N one-hour periods, a day of them at most.
     # Off is 0 and "" below, not null: CDK drops null context values, so null would mean the default.
     webhook_silence_alarm_hours: int = Field(default=24, ge=0, le=24)
     # When EventBridge Scheduler queues a reconcile (`rate(...)` or `cron(...)`, UTC); "": no scheduled reconcile.
