@@ -43,7 +43,8 @@ EVENT_OUTCOMES: Final = tuple(outcome.value for outcome in Outcome)
 class AlarmThresholds:
     error_rate_percent: float
     clerk_rate_limited_per_5_minutes: int
-    webhook_silence_hours: int | None  # None: no "no webhooks" alarm
+    webhook_silence_hours: int  # 0: no "no webhooks" alarm
+    drift_repaired_per_day: int
 
 
 def service_metric(name: str, statistic: str = "Sum", label: str | None = None, **dimensions: str) -> cloudwatch.Metric:
@@ -283,15 +284,27 @@ class Observability(Construct):
             hours = thresholds.webhook_silence_hours
             self._alarm(
                 "no-webhooks",
-                service_metric("WebhookReceived").with_(period=Duration.hours(1)),
+                # The worker's count (any outcome), not the receiver's: a webhook refused or never applied is silence.
+                service_metric("WebhookProcessed").with_(period=Duration.hours(1)),
                 threshold=1,
                 comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
                 evaluation_periods=hours,
                 # No datapoint means no webhook arrived: that is exactly the condition.
                 missing=cloudwatch.TreatMissingData.BREACHING,
-                description=f"No Clerk webhook for {hours} h: check the endpoint in Clerk's dashboard "
-                "(disabled, failing, wrong URL) and the webhook signing secret.",
+                description=f"The worker processed no Clerk webhook for {hours} h: check the endpoint in Clerk's "
+                "dashboard (disabled, failing, wrong URL), the webhook signing secret (WebhookRejected), and the "
+                "worker (EventFailed, the DLQ). GET /api/sync/status says when the last one was processed.",
             )
+        limit = thresholds.drift_repaired_per_day
+        self._alarm(
+            "reconcile-drift",
+            # A UTC day's repairs: what a daily reconcile finds, whichever hour it runs and however long it takes.
+            service_metric("DriftRepaired").with_(period=Duration.days(1)),
+            threshold=limit,
+            comparison=above,
+            description=f"Reconcile repaired more than {limit} records in a day: webhooks are being missed or "
+            "misapplied. See Drift by kind on the dashboard, the webhook endpoint in Clerk's dashboard, and the DLQ.",
+        )
 
     # --- dashboard ----------------------------------------------------------------------------------
 
@@ -371,6 +384,18 @@ class Observability(Construct):
                 "Authorizer latency (ms) / denials by reason",
                 _percentiles("AuthorizerLatency"),
                 [_search("AuthorizerDenied", "Reason")],
+            ),
+        )
+        dashboard.add_widgets(
+            graph(
+                "Webhook freshness: webhooks processed per hour / event lag p99 (ms)",
+                [service_metric("WebhookProcessed", label="webhooks processed").with_(period=Duration.hours(1))],
+                [service_metric("EventLag", "p99", "EventLag p99")],
+            ),
+            graph(
+                "Reconcile: drift found by kind / repaired",
+                [_search("Drift", "Kind")],
+                [service_metric("DriftRepaired", label="repaired")],
             ),
         )
         dashboard.add_widgets(

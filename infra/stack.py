@@ -16,6 +16,7 @@ from infra.api import ClerkApi
 from infra.functions import ClerkFunctions, retention_days
 from infra.observability import AlarmThresholds, Observability
 from infra.queue import EventQueues
+from infra.schedule import ReconcileSchedule
 from infra.stages import StageConfig
 from infra.table import ClerkTable
 
@@ -93,11 +94,23 @@ class ClerkSyncStack(Stack):
             thresholds=AlarmThresholds(
                 error_rate_percent=stage.error_rate_percent,
                 clerk_rate_limited_per_5_minutes=stage.clerk_rate_limited_threshold,
-                webhook_silence_hours=stage.webhook_silence_hours,
+                webhook_silence_hours=stage.webhook_silence_alarm_hours,
+                drift_repaired_per_day=stage.reconcile_drift_alarm_threshold,
             ),
             alarm_topic_arn=stage.alarm_topic_arn,
             alarm_email=stage.alarm_email,
             removal_policy=removal_policy,
+        )
+        self.reconcile = (
+            ReconcileSchedule(
+                self,
+                "Reconcile",
+                name_prefix=stage.stack_name,
+                expression=stage.reconcile_schedule,
+                queue=self.events.queue,
+            )
+            if stage.reconcile_schedule
+            else None  # "": no scheduled reconcile
         )
 
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the HTTP API")

@@ -26,6 +26,12 @@ LOG_RETENTION_DAYS: Final = (
 )  # fmt: skip
 
 
+# EventBridge Scheduler's recurring forms: rate(value unit) and cron(minutes hours day-of-month month day-of-week year).
+SCHEDULE_EXPRESSION: Final = r"^(rate\([1-9]\d* (minute|minutes|hour|hours|day|days)\)|cron\(\S+( \S+){5}\))?$"
+# Settings that were renamed: a cdk.json with the old name fails with the new one.
+RENAMED_SETTINGS: Final = {"webhook_silence_hours": "webhook_silence_alarm_hours"}
+
+
 class StageConfigError(ValueError):
     """cdk.json has no usable configuration for the requested stage."""
 
@@ -51,8 +57,15 @@ class StageConfig(BaseModel):
     # optionally with an e-mail subscription (confirmed by the recipient after deploy).
     alarm_topic_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]+$")
     alarm_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    # "No webhook for N hours" fires when Clerk stops delivering; None disables it (quiet dev stages).
-    webhook_silence_hours: int | None = Field(default=None, ge=1, le=24)
+    # "No webhook for N hours" fires when the worker processed no Clerk webhook for that long (Clerk stopped
+    # delivering, the endpoint or secret is wrong, or the worker is failing); 0 disables it (quiet dev stages).
+    # At most 24, as before: the alarm reads N one-hour periods, a day of them at most.
+    # Off is 0 and "" below, not null: CDK drops null context values, so null would mean the default.
+    webhook_silence_alarm_hours: int = Field(default=24, ge=0, le=24)
+    # When EventBridge Scheduler queues a reconcile (`rate(...)` or `cron(...)`, UTC); "": no scheduled reconcile.
+    reconcile_schedule: str = Field(default="rate(1 day)", pattern=SCHEDULE_EXPRESSION)
+    # Drift repairs (DriftRepaired, summed over a UTC day) above which the drift alarm fires.
+    reconcile_drift_alarm_threshold: int = Field(default=100, ge=0)
     error_rate_percent: float = Field(default=5.0, gt=0, le=100)
     # Clerk 429 responses per 5 minutes before the alarm fires (each one is retried with backoff).
     clerk_rate_limited_threshold: int = Field(default=10, ge=1)
@@ -98,6 +111,24 @@ class StageConfig(BaseModel):
     clerk_bulk_share: float = Field(default=0.5, gt=0, le=1)
     # The SQS event source's MaximumConcurrency: AWS accepts 2-1000. Caps Clerk API and table load.
     worker_max_concurrency: int = Field(default=5, ge=2, le=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_renamed_settings(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            for old, new in RENAMED_SETTINGS.items():
+                if old in data:
+                    raise ValueError(f"{old} is now called {new}")
+        return data
+
+    @field_validator("reconcile_schedule")
+    @classmethod
+    def _rate_unit_agrees(cls, value: str) -> str:
+        # EventBridge Scheduler refuses "rate(1 days)" and "rate(2 day)".
+        found = re.fullmatch(r"rate\((\d+) (\w+)\)", value)
+        if found and (found[1] == "1") == found[2].endswith("s"):
+            raise ValueError("a rate of 1 takes a singular unit (rate(1 day)), any other a plural (rate(2 days))")
+        return value
 
     @field_validator("log_retention_days")
     @classmethod

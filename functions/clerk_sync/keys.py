@@ -14,6 +14,8 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | run's ids    | RUN#<run_id>    | SEEN#<page>       |                    |               |
 | current run  | RUNS#<kind>     | CURRENT           |                    |               |
 | Clerk budget | BUDGET#clerk    | STATE             |                    |               |
+| failure note | FAILURE#<msg>   | LAST              |                    |               |
+| freshness    | FRESHNESS#webhooks | LAST           |                    |               |
 
 GSI1 holds two kinds of rows per user, told apart by the GSI1SK prefix: live memberships (`ORG#`) and
 the jobs the user started (`JOB#`). The sync-state item records when the user's memberships were last
@@ -22,6 +24,9 @@ sync-limit item counts one caller's manual syncs in their current window and exp
 budget item is the token bucket every writer's Clerk requests draw from (docs/decisions/0020). A run (backfill
 or reconcile) keeps its checkpoint in its `STATE` item and, for reconcile, the ids each listed page held; the
 `CURRENT` item of its kind names the run a new start resumes.
+The worker's own notes: a failure note per SQS message id that failed (its last error, what `clerk-sync dlq` shows
+beside a dead letter; expires with the DLQ's retention), and one freshness item saying when a webhook was last
+processed (what `GET /api/sync/status` answers as `last_webhook_at`).
 """
 
 from __future__ import annotations
@@ -50,6 +55,9 @@ SYNC_LIMIT_SK: Final = "SYNC_LIMIT"
 BUDGET_PREFIX: Final = "BUDGET#"
 BUDGET_SK: Final = "STATE"
 CLERK_BUDGET: Final = "clerk"
+FAILURE_PREFIX: Final = "FAILURE#"
+FRESHNESS_PREFIX: Final = "FRESHNESS#"
+LAST_SK: Final = "LAST"
 
 Key = dict[str, str]
 
@@ -102,3 +110,12 @@ def run_seen_key(run_id: str, page: int) -> Key:
 
 def current_run_key(kind: str) -> Key:
     return {PK: RUNS_PREFIX + kind, SK: CURRENT_SK}
+
+
+def failure_key(message_id: str) -> Key:
+    """The last failure of one SQS message, by its message id (SQS keeps the id when it moves a message to the DLQ)."""
+    return {PK: FAILURE_PREFIX + message_id, SK: LAST_SK}
+
+
+def webhook_freshness_key() -> Key:
+    return {PK: FRESHNESS_PREFIX + "webhooks", SK: LAST_SK}

@@ -28,7 +28,15 @@ if TYPE_CHECKING:
     from clerk_sync.intake import IntakeResult, WebhookIntake
     from clerk_sync.queue import SqsEventQueue
     from clerk_sync.settings import InstanceSettings, StoreSettings, SyncSettings, WebhookSettings
-    from clerk_sync.store import CallerLimits, JobStore, MembershipSyncClaims, SyncStore, Table
+    from clerk_sync.store import (
+        CallerLimits,
+        FailureNotes,
+        JobStore,
+        MembershipSyncClaims,
+        SyncStore,
+        Table,
+        WebhookFreshness,
+    )
     from clerk_sync.sync.instance import InstanceGuard
     from clerk_sync.sync.service import SyncService
 
@@ -172,6 +180,21 @@ def caller_limits() -> CallerLimits:
     from clerk_sync.store import CallerLimits
 
     return CallerLimits(table())
+
+
+@singleton
+def failure_notes() -> FailureNotes:
+    from clerk_sync.store import FailureNotes
+
+    return FailureNotes(table())
+
+
+@singleton
+def webhook_freshness() -> WebhookFreshness:
+    """Remembers this container's last write, so it writes at most once a minute."""
+    from clerk_sync.store import WebhookFreshness
+
+    return WebhookFreshness(table())
 
 
 @singleton

@@ -11,9 +11,12 @@ import pytest
 from clerk_sync import wiring
 from clerk_sync.budget.bucket import BucketState
 from clerk_sync.handlers import worker
+from clerk_sync.messages import QueuedEvent
+from clerk_sync.queue import SqsEventQueue
 from clerk_sync.store import ClerkBudgetItem, Table
 from clerk_sync_local.stack.poller import SqsPoller
 from tests.api.conftest import Api
+from tests.support.clerk_payloads import example
 
 
 def _admin(api: Api) -> tuple[str, str]:
@@ -188,3 +191,27 @@ def test_a_spent_shared_budget_answers_429_at_once_without_calling_clerk(api: Ap
     assert int(reply.headers["retry-after"]) == 60
     assert time.monotonic() - began < 2.0
     assert api.clerk.request_count() == 0
+
+
+def test_status_says_when_the_worker_last_processed_a_webhook(api: Api) -> None:
+    user_id = api.clerk.create_user(first_name="Ada")["id"]
+    token = api.token(user_id)
+    before = api.call("GET", "/api/sync/status", token=token).body
+    assert (before["last_webhook_at"], before["seconds_since_last_webhook"]) == (None, None)
+
+    started_ms = time.time_ns() // 1_000_000
+    event = QueuedEvent(svix_id="msg_fresh", received_at=started_ms, event=example("organization.created"))
+    SqsEventQueue(api.sqs, api.resources.queue_url).send(event)
+    SqsPoller(api.sqs, api.resources.queue_url, worker.handler).drain()
+    after = api.call("GET", "/api/sync/status", token=token).body
+    assert started_ms <= after["last_webhook_at"] <= time.time_ns() // 1_000_000
+    assert after["seconds_since_last_webhook"] in (0, 1)
+
+
+def test_status_counts_seconds_since_the_last_webhook(api: Api) -> None:
+    user_id = api.clerk.create_user(first_name="Ada")["id"]
+    ninety_seconds_ago = time.time_ns() // 1_000_000 - 90_000
+    assert wiring.webhook_freshness().record("user.updated", ninety_seconds_ago)
+    body = api.call("GET", "/api/sync/status", token=api.token(user_id)).body
+    assert body["last_webhook_at"] == ninety_seconds_ago
+    assert 90 <= body["seconds_since_last_webhook"] <= 92

@@ -292,12 +292,16 @@ def test_functions_call_no_sqs_operation_beyond_send() -> None:
 
 
 def test_roles_have_no_managed_policies_and_trust_only_lambda(synth: Synth, stage: str) -> None:
-    for role in synth.resources(stage, "AWS::IAM::Role").values():
+    # The one other role is the reconcile schedule's (tests/infra/test_schedule.py).
+    (schedule,) = synth.resources(stage, "AWS::Scheduler::Schedule").values()
+    schedule_role = schedule["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    for logical_id, role in synth.resources(stage, "AWS::IAM::Role").items():
         props = role["Properties"]
         assert "ManagedPolicyArns" not in props
         assert "Policies" not in props
         (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
-        assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+        service = "scheduler.amazonaws.com" if logical_id == schedule_role else "lambda.amazonaws.com"
+        assert trust["Principal"] == {"Service": service}
 
 
 def test_no_iam_policy_uses_wildcards(synth: Synth, stage: str) -> None:

@@ -47,6 +47,10 @@ EMITTED_METRICS = {
     "LoginFallback": ("Tier",),
     "SyncApiRequests": (),
     "QueueMessages": (),
+    "WebhookProcessed": (),
+    # Emitted by the reconcile (another module): drift found per kind of record, and records it repaired.
+    "Drift": ("Kind",),
+    "DriftRepaired": (),
 }
 # Metric names as the runtime writes them: metrics.add_metric("X", ...), count("X", ...), single_metric("X", ...).
 _EMIT_CALL = re.compile(r"\b(?:add_metric|count|single_metric)\(\s*(?:name=)?[\"']([A-Z]\w+)[\"']")
@@ -62,6 +66,7 @@ ALWAYS_ALARMS = {
     "event-failures",
     "clerk-rate-limited",
     "clerk-instance-mismatch",
+    "reconcile-drift",
 }
 
 
@@ -191,11 +196,12 @@ def test_instance_mismatch_alarm_fires_on_the_first_refused_deletion_or_webhook(
 
 
 def test_no_webhooks_alarm_treats_silence_as_breaching(synth: Synth) -> None:
-    hours = synth.stacks["prod"].stage_config.webhook_silence_hours
+    hours = synth.stacks["prod"].stage_config.webhook_silence_alarm_hours
     alarm = _alarms(synth, "prod")["no-webhooks"]
+    # The worker's count of processed webhooks: a webhook refused at the door or failing in the worker is silence.
     assert _single_metric(alarm) == {
         "Namespace": "ClerkSync",
-        "MetricName": "WebhookReceived",
+        "MetricName": "WebhookProcessed",
         "Dimensions": [{"Name": "service", "Value": "clerk-sync"}],
         "Stat": "Sum",
         "Period": 3600,
@@ -204,6 +210,20 @@ def test_no_webhooks_alarm_treats_silence_as_breaching(synth: Synth) -> None:
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
     assert alarm["Threshold"] == 1
     assert alarm["TreatMissingData"] == "breaching"
+
+
+def test_drift_alarm_fires_above_the_stage_threshold_of_repairs_in_a_day(synth: Synth, stage: str) -> None:
+    alarm = _alarms(synth, stage)["reconcile-drift"]
+    assert _single_metric(alarm) == {
+        "Namespace": "ClerkSync",
+        "MetricName": "DriftRepaired",
+        "Dimensions": [{"Name": "service", "Value": "clerk-sync"}],
+        "Stat": "Sum",
+        "Period": 86400,
+    }
+    assert alarm["Threshold"] == synth.stacks[stage].stage_config.reconcile_drift_alarm_threshold == 100
+    assert (alarm["ComparisonOperator"], alarm["EvaluationPeriods"]) == ("GreaterThanThreshold", 1)
+    assert alarm["TreatMissingData"] == "notBreaching"  # no reconcile ran: nothing repaired
 
 
 def test_alarm_topic_is_kms_encrypted_tls_only_and_cloudwatch_can_publish(synth: Synth, stage: str) -> None:
@@ -313,6 +333,7 @@ def test_dashboard_searches_use_exact_emf_dimension_sets(synth: Synth, stage: st
     text = json.dumps(_dashboard_body(synth, stage))
     searches = set(re.findall(r"\{ClerkSync,[A-Za-z,]+\}", text))
     assert searches == {
+        "{ClerkSync,Kind,service}",
         "{ClerkSync,Reason,service}",
         "{ClerkSync,EventType,Reason,service}",
         "{ClerkSync,EventType,Outcome,service}",

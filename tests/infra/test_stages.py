@@ -41,7 +41,7 @@ def test_prod_stage_retains_data_and_alarms_on_silence() -> None:
     dev = load_stage(_cdk_json_stages(), "dev")
     assert prod.is_retained
     assert not dev.is_retained
-    assert prod.webhook_silence_hours is not None
+    assert prod.webhook_silence_alarm_hours > 0
     assert prod.log_level == "INFO"
 
 
@@ -265,3 +265,53 @@ def test_stage_bulk_share_too_small_for_its_rate_limit_is_rejected() -> None:
 def test_cdk_json_stages_set_clerks_limit_per_instance_type() -> None:
     stages = json.loads((ROOT / "cdk.json").read_text())["context"]["stages"]
     assert (stages["dev"]["clerk_rate_limit"], stages["prod"]["clerk_rate_limit"]) == (100, 1000)
+
+
+def test_stage_defaults_alarm_after_a_day_of_silence_and_reconcile_daily() -> None:
+    stage = StageConfig.model_validate(MINIMAL_STAGE)
+    assert stage.webhook_silence_alarm_hours == 24
+    assert stage.reconcile_schedule == "rate(1 day)"
+    assert stage.reconcile_drift_alarm_threshold == 100
+
+
+def test_load_stage_renamed_silence_setting_names_the_new_one() -> None:
+    stages = _cdk_json_stages()
+    old = {key: value for key, value in stages["prod"].items() if key != "webhook_silence_alarm_hours"}
+    with pytest.raises(StageConfigError, match="webhook_silence_hours is now called webhook_silence_alarm_hours"):
+        load_stage({"prod": {**old, "webhook_silence_hours": 6}}, "prod")
+
+
+@pytest.mark.parametrize("expression", ["rate(1 day)", "rate(6 hours)", "rate(30 minutes)", "cron(0 3 * * ? *)", ""])
+def test_stage_reconcile_schedule_accepts_scheduler_expressions_or_empty_for_none(expression: str) -> None:
+    assert load_stage(_with(reconcile_schedule=expression), "dev").reconcile_schedule == expression
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "daily",
+        "rate(1 days)",
+        "rate(2 day)",
+        "rate(0 days)",
+        "rate(1 week)",
+        "cron(0 3 * * ?)",
+        "at(2030-01-01T00:00:00)",
+        None,
+    ],
+)
+def test_stage_reconcile_schedule_refuses_other_expressions(expression: str | None) -> None:
+    with pytest.raises(StageConfigError, match=r"stage 'dev' in cdk.json is invalid: reconcile_schedule"):
+        load_stage(_with(reconcile_schedule=expression), "dev")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("webhook_silence_alarm_hours", 25),
+        ("webhook_silence_alarm_hours", None),  # CDK drops a null from its context: 0 is off
+        ("reconcile_drift_alarm_threshold", -1),
+    ],
+)
+def test_stage_alarm_settings_out_of_range_are_refused(field: str, value: int) -> None:
+    with pytest.raises(StageConfigError, match=rf"invalid: {field}"):
+        load_stage(_with(**{field: value}), "dev")

@@ -31,6 +31,7 @@ DOMAIN = (
     "clerk_sync.messages",
     "clerk_sync.outcomes",
     "clerk_sync.reports",
+    "clerk_sync.deadletters",
 )
 
 

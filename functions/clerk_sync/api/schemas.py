@@ -62,6 +62,10 @@ class SyncStatus(BaseModel):
     provisional: bool
     memberships: list[MembershipStatus] = Field(default_factory=list)
     pending_jobs: list[Job] = Field(default_factory=list)
+    # When the worker last processed a Clerk webhook (Unix ms; each container notes it at most once a minute), and
+    # how long ago that was; both null before the first.
+    last_webhook_at: int | None = None
+    seconds_since_last_webhook: int | None = None
 
 
 class ErrorDetail(BaseModel):

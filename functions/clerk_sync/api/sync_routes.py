@@ -44,7 +44,7 @@ from clerk_sync.reports import SyncReport
 from clerk_sync.sync.service import SyncService
 from clerk_sync.sync.walks import StartedSync
 from clerk_sync.vocabulary import SyncSource
-from clerk_sync.wiring import access_settings, caller_limits, sync_service
+from clerk_sync.wiring import access_settings, caller_limits, sync_service, webhook_freshness
 
 # Bodies are checked (content type, size, JSON) before routing: api/bodies.py.
 app = JsonBodyResolver(enable_validation=True, response_validation_error_http_code=500)
@@ -265,9 +265,13 @@ def _view(item: dict[str, Any]) -> dict[str, Any]:
     return readable({k: v for k, v in item.items() if k not in _HIDDEN_FIELDS})
 
 
+def _seconds_since(at_ms: int) -> int:
+    return max(0, (time.time_ns() // 1_000_000 - at_ms) // 1000)
+
+
 @app.get(
     "/api/sync/status",
-    summary="The caller's record, organizations, memberships and pending jobs",
+    summary="The caller's record, organizations, memberships and pending jobs; when a webhook was last processed",
     responses=_documented(),
 )
 def sync_status() -> SyncStatus:
@@ -275,7 +279,10 @@ def sync_status() -> SyncStatus:
     user_id = caller().userId
     found = service.caller_records(user_id)
     user = found.user
+    last_webhook = webhook_freshness().last()
     return SyncStatus(
+        last_webhook_at=last_webhook.at if last_webhook else None,
+        seconds_since_last_webhook=_seconds_since(last_webhook.at) if last_webhook else None,
         user_id=user_id,
         user=_view(user) if user else None,
         stale=user is None or not service.is_fresh(user),

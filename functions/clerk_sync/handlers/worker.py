@@ -1,7 +1,9 @@
 """SQS → DynamoDB: applies queued Clerk events and runs queued syncs through the SyncService.
 
 Partial batch failures: a record that raises is reported failed alone; SQS redelivers it and, after the
-queue's receive count, moves it to the DLQ. Its reason is logged here with its svix_id or sync target.
+queue's receive count, moves it to the DLQ. Its reason is logged here with its svix_id or sync target, and noted
+beside its message id (one put, on failure only), where `clerk-sync dlq list|show` reads it as the last error.
+Each processed webhook event also refreshes the webhook freshness item (at most one put a minute per container).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from clerk_sync.clerk.errors import ClerkError
+from clerk_sync.deadletters import FailureNote, describe_failure
 from clerk_sync.messages import QueuedEvent, QueuedSync, decode_message
 from clerk_sync.models import Envelope
 from clerk_sync.observability import count, log_metrics, logger, metrics
+from clerk_sync.store.errors import StoreError
 from clerk_sync.sync.queued import Delivery
-from clerk_sync.wiring import dynamodb_meter, sync_service
+from clerk_sync.wiring import dynamodb_meter, failure_notes, sync_service, webhook_freshness
 
 # Report every failed record, even when all failed, instead of raising: SQS handles both the same, and
 # the function does not count an error for a batch of poison records.
@@ -31,6 +35,10 @@ _RECORD_KEYS = ["svix_id", "event_type", "outcome", "sync_target", "user_id", "o
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _receive_count(record: SQSRecord) -> int:
+    return int(record.attributes.approximate_receive_count or 1)
 
 
 def _invalid(error: ValueError, record: SQSRecord, what: str) -> None:
@@ -71,6 +79,13 @@ def _apply_event(message: QueuedEvent, envelope: Envelope, record: SQSRecord, st
             "duration_ms": round(elapsed_ms, 1),
         },
     )
+    # Any outcome counts: a stale or duplicate event still shows that Clerk's webhooks arrive.
+    metrics.add_metric("WebhookProcessed", MetricUnit.Count, 1)
+    try:
+        webhook_freshness().record(envelope.type, _now_ms())
+    except StoreError as error:
+        # The event is applied; a freshness time a minute late is no reason to apply it again.
+        logger.warning("webhook freshness not recorded", extra={"error": type(error).__name__})
 
 
 def _run_sync(request: QueuedSync, record: SQSRecord, started: float, lambda_context: LambdaContext | None) -> None:
@@ -79,7 +94,7 @@ def _run_sync(request: QueuedSync, record: SQSRecord, started: float, lambda_con
         sync_target=request.target.value, user_id=request.user_id, org_id=request.org_id, job_id=request.job_id
     )
     remaining_ms = lambda_context.get_remaining_time_in_millis() if lambda_context is not None else None
-    delivery = Delivery(int(record.attributes.approximate_receive_count or 1), remaining_ms)
+    delivery = Delivery(_receive_count(record), remaining_ms)
     try:
         report = sync_service().run_queued(request, delivery)
     except Exception as error:
@@ -102,10 +117,28 @@ def _run_sync(request: QueuedSync, record: SQSRecord, started: float, lambda_con
     )
 
 
+def _note_failure(record: SQSRecord, error: Exception) -> None:
+    """Notes the record's error beside its message id (`clerk-sync dlq` shows it); never hides the failure itself."""
+    note = FailureNote(record.message_id, describe_failure(error), _receive_count(record), _now_ms())
+    try:
+        failure_notes().record(note)
+    except StoreError as store_error:
+        extra = {"error": type(store_error).__name__, "message_id": record.message_id}
+        logger.warning("failure note not recorded", extra=extra)
+
+
 def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
     started = time.perf_counter()
     dynamodb_meter().reset()
     logger.remove_keys(_RECORD_KEYS)
+    try:
+        _handle(record, lambda_context, started)
+    except Exception as error:
+        _note_failure(record, error)
+        raise
+
+
+def _handle(record: SQSRecord, lambda_context: LambdaContext | None, started: float) -> None:
     try:
         message = decode_message(record.body)
         envelope = Envelope.model_validate(message.event) if isinstance(message, QueuedEvent) else None

@@ -67,6 +67,9 @@ SYNC_NEVER_DONE = "attribute_not_exists(synced_at) AND (attribute_not_exists(req
 SYNC_NOT_REQUESTED_SINCE = "attribute_not_exists(requested_at) OR requested_at < :cutoff"
 # A job's progress is saved only over the checkpoint it started from: a redelivered page loses the race.
 JOB_AT_CHECKPOINT = "next_offset = :expected"
+# The worker's notes (a message's last failure, the last webhook processed) keep the latest: a slower container's
+# older note never replaces a newer one.
+NOTE_NOT_NEWER = f"{IS_NEW} OR noted_at <= :noted_at"
 
 
 def classify(old: dict[str, Any] | None, item: dict[str, Any], *, profile: bool) -> Outcome:

@@ -5,6 +5,7 @@
     records  `token`, `status`, `export`, `sync user|organization`: a deployment's records
     runs     `backfill`, `reconcile`: bulk runs, inline or as a job in the worker
     views    the export and status views of a table
+    dlq      `dlq list|show|replay|purge`: the dead-letter queue, with the worker's last error per message
     local    `local up` and `demo`: the product on this machine
     bench    `bench sync|startup|webhooks`: measurements on a fresh local stack
     soak     `soak`: random histories under injected faults, compared with Clerk at the end
@@ -17,12 +18,13 @@ from __future__ import annotations
 
 import typer
 
-from clerk_sync_local.cli import bench, local, records, runs, soak
+from clerk_sync_local.cli import bench, dlq, local, records, runs, soak
 
 app = typer.Typer(help="clerk-sync: keep a DynamoDB copy of a Clerk instance correct and fresh.", no_args_is_help=True)
 app.add_typer(local.app, name="local", no_args_is_help=True)
 app.add_typer(records.sync_app, name="sync", no_args_is_help=True)
 app.add_typer(bench.app, name="bench", no_args_is_help=True)
+app.add_typer(dlq.app, name="dlq", no_args_is_help=True)
 app.command()(local.demo)
 app.command()(records.token)
 app.command()(records.export)

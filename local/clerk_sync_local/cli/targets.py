@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from clerk_sync.budget.shared import SharedClerkBudget
     from clerk_sync.clerk.client import ClerkClient
     from clerk_sync.items import ItemPolicy
-    from clerk_sync.store import SyncStore
+    from clerk_sync.store import SyncStore, Table
     from clerk_sync.sync.service import SyncService
 
 # The stack outputs a command needs (infra/stack.py).
@@ -73,6 +73,7 @@ class Target:
     clerk_rate_limit: int = 100
     clerk_bulk_share: float = 0.5
     clerk_budget_enabled: bool = True
+    local_aws: bool = False  # moto (a local stack's ready file): SQS there has no StartMessageMoveTask
 
     @property
     def policy(self) -> ItemPolicy:
@@ -80,10 +81,15 @@ class Target:
 
         return ItemPolicy(self.scrub_pii_on_delete, self.store_private_metadata)
 
-    def store(self) -> SyncStore:
-        from clerk_sync.store import SyncStore, Table
+    def table(self) -> Table:
+        from clerk_sync.store import Table
 
-        return SyncStore(Table(self.aws.client("dynamodb"), self.table_name), self.policy)
+        return Table(self.aws.client("dynamodb"), self.table_name)
+
+    def store(self) -> SyncStore:
+        from clerk_sync.store import SyncStore
+
+        return SyncStore(self.table(), self.policy)
 
     def secret_key(self) -> str:
         """The Clerk secret key: the ready file's (emulator), else `CLERK_SECRET_KEY` in the stack's secret."""
@@ -168,6 +174,7 @@ def from_ready(ready: ReadyInfo, description: str = "the local stack") -> Target
         api_url=ready.api_url,
         instance_id=ready.instance_id,
         **_ready_budget(ready),
+        local_aws=True,
     )
 
 

@@ -32,6 +32,7 @@ from clerk_sync.messages import QueuedEvent, QueuedSync, decode_message
 from clerk_sync.resources import EVENT_QUEUE
 from clerk_sync.store import SyncStore, Table
 from clerk_sync_local.convergence import differences
+from clerk_sync_local.dlq import move_message
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.webhooks import sign_headers
 from clerk_sync_local.gateway import Gateway
@@ -420,19 +421,10 @@ class SoakWorld:
             found += batch
 
     def replay(self, messages: list[dict[str, Any]]) -> int:
-        """Moves dead letters back onto the event queue, body and attributes unchanged (SQS's redrive does the same;
-        moto has no StartMessageMoveTask). The smallest replay: a `dlq replay` command is still to come."""
+        """Moves dead letters back onto the event queue, body and attributes unchanged, as `clerk-sync dlq replay`
+        does on a local stack (send, then delete)."""
         for message in messages:
-            attributes = {
-                name: {"DataType": value["DataType"], "StringValue": value["StringValue"]}
-                for name, value in message.get("MessageAttributes", {}).items()
-                if "StringValue" in value
-            }
-            request: dict[str, Any] = {"QueueUrl": self.resources.queue_url, "MessageBody": message["Body"]}
-            if attributes:
-                request["MessageAttributes"] = attributes
-            self.sqs.send_message(**request)
-            self.sqs.delete_message(QueueUrl=self.resources.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            move_message(self.sqs, message, to_url=self.resources.queue_url, from_url=self.resources.dlq_url)
             self.ledger.replay(_svix_id(message["Body"]))
         return len(messages)
 
