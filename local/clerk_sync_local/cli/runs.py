@@ -96,6 +96,7 @@ def _run(
     from clerk_sync.clerk.errors import ClerkError
     from clerk_sync.queue import QueueUnavailableError
     from clerk_sync.store import StoreError
+    from clerk_sync.sync.bulk import RunRacedError
     from clerk_sync_local.cli.targets import TargetError
 
     # The runtime's INFO lines would drown the progress display; warnings and errors still show.
@@ -110,6 +111,8 @@ def _run(
         fail(f"Clerk refused to start the {kind.value}: {error}")
     except (StoreError, QueueUnavailableError) as error:
         fail(f"could not start the {kind.value} on {target.description}: {error}")
+    except RunRacedError as error:
+        fail(f"{error}: another runner (the worker, or a second CLI) has it; follow it with --as-job")
     if run.resumed and not as_json:
         errors.print(f"resuming {kind.value} {run.run_id} at step {run.step}", highlight=False)
     stopped_by: str | None = None
