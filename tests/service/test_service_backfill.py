@@ -3,7 +3,6 @@ webhooks flow, and in the worker a step per message."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,9 +11,10 @@ from clerk_sync import keys
 from clerk_sync.clerk.client import ClerkClient
 from clerk_sync.models import Envelope
 from clerk_sync.runs import Run, RunKind, RunStatus
-from clerk_sync.sync.bulk import PAGE_SIZE, BulkRun
+from clerk_sync.sync.bulk import PAGE_SIZE
 from clerk_sync_local.convergence import differences
 from tests.service.conftest import Harness
+from tests.support.runs import walk_to_the_end
 
 USERS, ORGS, PER_ORG = 1_600, 120, 10  # 4 user pages, 1 organization page, 3 membership pages
 SMALL_PAGE = 50
@@ -35,15 +35,6 @@ def seeded(harness: Harness) -> Harness:
     return harness
 
 
-def _walk(runner: BulkRun, run: Run, between: Callable[[Run], Any] = lambda run: None, limit: int = 10_000) -> Run:
-    for _ in range(limit):
-        if run.status is not RunStatus.RUNNING:
-            return run
-        run = runner.step(run)
-        between(run)
-    raise AssertionError("the run did not end")
-
-
 def _deliver_new(harness: Harness, since: int) -> int:
     """Applies the webhooks Clerk published from index `since`, as the worker would; returns the new index."""
     events = harness.clerk.events
@@ -62,7 +53,7 @@ def test_a_backfill_killed_half_way_resumes_and_imports_everything_in_pages_of_5
     assert resumed.run_id == run.run_id
     assert resumed.step == half
     assert resumed.resumed == 1
-    resumed = _walk(runner, resumed)
+    resumed = walk_to_the_end(runner, resumed)
     assert resumed.status is RunStatus.COMPLETED
     assert differences(seeded.store, seeded.clerk.state_snapshot()) == []
     memberships = len(seeded.clerk.state_snapshot()["memberships"])
@@ -110,7 +101,7 @@ def test_entities_deleted_and_created_during_the_walk_are_neither_missed_nor_res
         delivered = _deliver_new(seeded, delivered)
 
     runner, run = seeded.service.runs.start(RunKind.BACKFILL, page_size=SMALL_PAGE)
-    run = _walk(runner, run, churn)
+    run = walk_to_the_end(runner, run, churn)
     assert run.status is RunStatus.COMPLETED
     _deliver_new(seeded, delivered)
     assert differences(seeded.store, clerk.state_snapshot()) == []
@@ -136,7 +127,7 @@ def test_webhooks_during_the_backfill_the_newest_version_wins(small: Harness, mo
 
     monkeypatch.setattr(ClerkClient, "list_users", list_then_change)
     runner, run = seeded.service.runs.start(RunKind.BACKFILL, page_size=SMALL_PAGE)
-    run = _walk(runner, run)
+    run = walk_to_the_end(runner, run)
     assert run.counts["user"].stale >= 300 // SMALL_PAGE
     assert differences(seeded.store, clerk.state_snapshot()) == []
 
@@ -156,7 +147,7 @@ def test_a_rate_limited_clerk_delays_the_backfill_which_says_how_long_it_waited(
     seeded = small
     seeded.clerk.set_knobs(rate_limit=2, rate_limit_window_s=1.0)
     runner, run = seeded.service.runs.start(RunKind.BACKFILL, page_size=SMALL_PAGE)
-    run = _walk(runner, run)
+    run = walk_to_the_end(runner, run)
     assert run.status is RunStatus.COMPLETED
     assert run.waited_seconds > 0
     assert differences(seeded.store, seeded.clerk.state_snapshot()) == []

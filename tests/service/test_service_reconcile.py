@@ -10,22 +10,14 @@ import pytest
 from clerk_sync import items, keys, wiring
 from clerk_sync.clerk.errors import ClerkInstanceMismatchError
 from clerk_sync.items import WriteContext
-from clerk_sync.runs import Run, RunKind, RunStatus
-from clerk_sync.sync.bulk import BulkRun
+from clerk_sync.runs import RunKind, RunStatus
 from clerk_sync.sync.reconcile import Reconcile
 from clerk_sync.vocabulary import SyncSource
 from clerk_sync_local.convergence import differences
 from tests.service.conftest import Harness
+from tests.support.runs import walk_to_the_end
 
 PAGE = 50
-
-
-def _walk(runner: BulkRun, run: Run) -> Run:
-    for _ in range(10_000):
-        if run.status is not RunStatus.RUNNING:
-            return run
-        run = runner.step(run)
-    raise AssertionError("the run did not end")
 
 
 def _table(harness: Harness) -> list[dict[str, Any]]:
@@ -38,7 +30,7 @@ def drifted(harness: Harness) -> dict[str, Any]:
     clerk = harness.clerk
     clerk.seed_data(users=200, organizations=20, memberships_per_org=5, seed=9, webhooks=False)
     runner, run = harness.service.runs.start(RunKind.BACKFILL, page_size=PAGE)
-    _walk(runner, run)
+    walk_to_the_end(runner, run)
     snapshot = clerk.state_snapshot()
     users = [u["id"] for u in snapshot["users"]]
     members = snapshot["memberships"]
@@ -87,7 +79,7 @@ def _serialized(item: dict[str, Any]) -> dict[str, Any]:
 def test_a_dry_run_reports_every_kind_of_drift_and_changes_nothing(harness: Harness, drifted: dict[str, Any]) -> None:
     before = _table(harness)
     runner, run = harness.service.runs.start(RunKind.RECONCILE, dry_run=True, page_size=PAGE)
-    run = _walk(runner, run)
+    run = walk_to_the_end(runner, run)
     assert run.status is RunStatus.COMPLETED
     assert run.drift["missing"] == 1
     assert run.drift["stale"] == 1
@@ -108,7 +100,7 @@ def test_a_dry_run_reports_every_kind_of_drift_and_changes_nothing(harness: Harn
 def test_reconcile_repairs_each_kind_and_the_table_equals_clerk(harness: Harness, drifted: dict[str, Any]) -> None:
     assert differences(harness.store, harness.clerk.state_snapshot()) != []
     runner, run = harness.service.runs.start(RunKind.RECONCILE, page_size=PAGE)
-    run = _walk(runner, run)
+    run = walk_to_the_end(runner, run)
     assert run.status is RunStatus.COMPLETED, run.error
     assert {k: run.drift.get(k, 0) > 0 for k in ("missing", "stale", "role", "provisional", "gone")} == dict.fromkeys(
         ("missing", "stale", "role", "provisional", "gone"), True
@@ -121,7 +113,7 @@ def test_reconcile_repairs_each_kind_and_the_table_equals_clerk(harness: Harness
 
     # Nothing drifted any more: a second run finds nothing and writes nothing.
     runner, again = harness.service.runs.start(RunKind.RECONCILE, page_size=PAGE)
-    again = _walk(runner, again)
+    again = walk_to_the_end(runner, again)
     assert sum(again.drift.values()) == 0
     assert again.repaired == 0
 

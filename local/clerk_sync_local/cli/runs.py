@@ -8,6 +8,7 @@ run says what is left and how to resume.
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import TYPE_CHECKING, Any, Final
 
@@ -99,8 +100,10 @@ def _run(
     from clerk_sync.sync.bulk import RunRacedError
     from clerk_sync_local.cli.targets import TargetError
 
-    # The runtime's INFO lines would drown the progress display; warnings and errors still show.
+    # The runtime's INFO lines would drown the progress display; warnings and errors still show. Its metrics
+    # (reconcile's Drift) are the worker's to emit: printed here they would only garble stdout.
     logging.disable(logging.INFO)
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     began = time.monotonic()
     try:
         service = target.sync_service(bulk_share=share)
