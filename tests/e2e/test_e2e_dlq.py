@@ -87,6 +87,10 @@ def test_poison_message_ends_in_the_dlq_after_max_receives(stack: Stack) -> None
         moved = [m for m in response.get("Messages", []) if m["Body"] == body]
     assert moved, f"not in the DLQ after {EVENT_QUEUE.max_receive_count} receives"
     (message,) = moved
+    # Gone from the event queue too (once whatever an earlier test left there has drained).
+    drained = time.monotonic() + REDRIVE_TIMEOUT_SECONDS
+    while stack.queue_depth() and time.monotonic() < drained:
+        time.sleep(0.2)
     assert stack.queue_depth() == 0
     stack.sqs.delete_message(QueueUrl=stack.ready.dlq_url, ReceiptHandle=message["ReceiptHandle"])
     # Every receive failed; the stack's log shows each attempt and the last one's warning.

@@ -95,6 +95,47 @@ def bench_sync(
     console.print(f"Cold import of the handler modules (median of 7 fresh interpreters): {imports}", highlight=False)
 
 
+@app.command("moto")
+def bench_moto(
+    sizes: str = typer.Option("0,10000,50000", help="Table sizes (items), comma-separated."),
+    repeats: int = typer.Option(15, min=1, max=200, help="Requests of each shape per size (the median is shown)."),
+    plain: bool = typer.Option(True, "--plain/--no-plain", help="Also measure moto's own, unindexed code."),
+    output: Annotated[Path | None, typer.Option("--output", help="Also write the results as JSON here.")] = None,
+) -> None:
+    """What one DynamoDB request of each shape the product makes costs on the local stack's moto as its table
+    grows, against moto's own code."""
+    import json
+
+    from rich.table import Table
+
+    from clerk_sync_local.bench.moto_growth import SHAPES, measure_growth
+
+    try:
+        wanted = sorted({int(size) for size in sizes.split(",") if size.strip()})
+    except ValueError:
+        fail(f"--sizes takes whole numbers separated by commas, not {sizes!r}")
+    if not wanted or min(wanted) < 0 or max(wanted) > 200_000:
+        fail("--sizes takes 1 to n sizes between 0 and 200,000")
+    engines = ("indexed", "plain") if plain else ("indexed",)
+    growth = measure_growth(
+        wanted, repeats=repeats, engines=engines, progress=lambda line: console.print(line, highlight=False)
+    )
+    table = Table(title=f"median ms per request (of {repeats})")
+    table.add_column("request")
+    for size in growth.sizes:
+        for engine in engines:
+            table.add_column(f"{engine} {size:,}", justify="right")
+    for shape in SHAPES:
+        table.add_row(
+            shape.name,
+            *(f"{growth.medians[engine][size][shape.name]:.1f}" for size in growth.sizes for engine in engines),
+        )
+    console.print(table)
+    if output is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(growth.as_json(), indent=2, sort_keys=True) + "\n")
+
+
 @app.command("backfill")
 def bench_backfill(  # noqa: PLR0917 - typer maps each option to a parameter
     users: int = typer.Option(10_000, min=1, max=100_000, help="Users in the emulator."),

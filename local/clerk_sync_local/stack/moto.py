@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import select
+import subprocess
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from clerk_sync import resources
+
+_START_TIMEOUT_SECONDS: Final = 60.0
+_STOP_TIMEOUT_SECONDS: Final = 10.0
 
 
 @dataclass(frozen=True)
@@ -36,72 +42,50 @@ def create_resources(dynamodb: Any, sqs: Any, prefix: str = "clerk-sync-test") -
     return LocalResources(table_name, queue_url, dlq_url)
 
 
-class _OneTableWriterAtATime:
-    """WSGI wrapper that runs moto's DynamoDB requests one at a time.
-
-    moto's TransactWriteItems restores a copy of the whole table taken when it began if a condition fails, wiping
-    what other threads wrote meanwhile; DynamoDB keeps them. Serialising DynamoDB requests (moto holds the GIL for
-    most of each anyway) removes that local-only loss without changing the product's request pattern. SQS requests
-    (long polls among them) pass freely.
-    """
-
-    def __init__(self, app: Any) -> None:
-        import threading
-
-        self._app = app
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB"):
-            return self._app(environ, start_response)
-        with self._lock:
-            return list(self._app(environ, start_response))
-
-
-class _LockedMotoServer:
-    """moto's ThreadedMotoServer, with DynamoDB requests serialised."""
-
-    def __init__(self, ip_address: str, port: int) -> None:
-        import threading
-
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-        from werkzeug.serving import make_server
-
-        app = _OneTableWriterAtATime(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(ip_address, port, app, threaded=True, request_handler=MotoRequestHandler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def get_host_and_port(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join()
-
-
 class LocalMoto:
-    """moto in server mode on 127.0.0.1 (a free port by default), quiet, with the clerk-sync resources."""
+    """moto in server mode on 127.0.0.1 (a free port by default), in a process of its own (`moto_server`), with
+    the clerk-sync resources."""
 
-    def __init__(self, port: int = 0, prefix: str = "clerk-sync-local") -> None:
+    def __init__(self, port: int = 0, prefix: str = "clerk-sync-local", *, indexed: bool = True) -> None:
         self._port = port
         self._prefix = prefix
-        self._server: Any = None
+        self._indexed = indexed
+        self._process: subprocess.Popen[bytes] | None = None
         self.endpoint_url = ""
         self.region = "us-east-1"
 
     def start(self) -> LocalResources:
-        import logging
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = _LockedMotoServer("127.0.0.1", self._port)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+        """Starts the server process and creates the resources; an address in use raises OSError."""
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [
+                sys.executable,
+                "-m",
+                "clerk_sync_local.stack.moto_server",
+                "--port",
+                str(self._port),
+                *(() if self._indexed else ("--plain",)),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        status = self._first_line(self._process)
+        if status.startswith("error "):
+            self.stop()
+            _, number, message = [*status.split(" ", 2), ""][:3]
+            raise OSError(int(number) if number.isdigit() else 0, message)
+        if not status.startswith("listening "):
+            self.stop()
+            raise OSError(0, f"moto's server did not start ({status or 'it exited'})")
+        self.endpoint_url = f"http://127.0.0.1:{int(status.split()[1])}"
         return create_resources(self.client("dynamodb"), self.client("sqs"), self._prefix)
+
+    @staticmethod
+    def _first_line(process: subprocess.Popen[bytes]) -> str:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], _START_TIMEOUT_SECONDS)
+        if not ready:
+            return f"no answer within {_START_TIMEOUT_SECONDS:.0f} s"
+        return process.stdout.readline().decode(errors="replace").strip()
 
     def client(self, service: str) -> Any:
         """A boto3 client for this moto; the fake credentials keep a developer's real ones out of it."""
@@ -121,10 +105,16 @@ class LocalMoto:
         }
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            # stop() ends the serve loop but leaves the socket bound and listening: release the port too.
-            listener = getattr(self._server, "_server", None)
-            if listener is not None:
-                listener.server_close()
-            self._server = None
+        """Closes the server's standard input (it exits on that) and waits; kills it if it does not."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()
+        try:
+            process.wait(_STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
