@@ -70,18 +70,17 @@ faults: install ## fault tier: Clerk, DynamoDB, SQS and worker faults, each endi
 infra: install ## CDK assertions, cdk-nag and cfn-lint on the synthesized stacks
 	$(PYTEST) tests/infra
 
-lint: install ## ruff, and mypy strict on the runtime code and local tooling
+lint: install ## ruff, and mypy strict on the runtime code, local tooling and the bench baseline
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions/clerk_sync local/clerk_sync_local infra app.py
+	$(BIN)/mypy functions/clerk_sync local/clerk_sync_local infra app.py bench
 
 openapi: install ## regenerate docs/openapi.json from the routes' code
 	$(BIN)/python -c "from clerk_sync.api.sync_routes import openapi_document; print(openapi_document())" > docs/openapi.json
 
-bench: install ## measure: Clerk calls per sync, 429 storm, authorizer cost, imports, start-up, webhook latency
-	$(BIN)/clerk-sync bench sync
-	$(BIN)/clerk-sync bench startup
-	$(BIN)/clerk-sync bench webhooks --changes 500
+BENCH_ARGS ?=
+bench: install ## measure against the baseline, write bench/results/report.md; BENCH_ARGS="--events 2000" scales it
+	$(BIN)/clerk-sync bench all $(BENCH_ARGS)
 
 SOAK_ARGS ?=
 soak: install ## long soak (not in make test): random histories under 20% faults, compared with Clerk; SOAK_ARGS=--help

@@ -309,3 +309,10 @@ def test_no_iam_policy_uses_wildcards(synth: Synth, stage: str) -> None:
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             assert "*" not in json.dumps(statement["Resource"]), statement
             assert "*" not in json.dumps(statement["Action"]), statement
+
+
+def test_bench_cost_model_prices_the_deployed_memory_sizes() -> None:
+    from clerk_sync_local.bench import burst
+
+    assert SPECS["webhook"].memory_mb == burst.WEBHOOK_MEMORY_MB
+    assert SPECS["worker"].memory_mb == burst.WORKER_MEMORY_MB

@@ -54,6 +54,8 @@ class BackfillBench:
     busy_logins_ms: list[float] = field(default_factory=list)
     failed_logins: int = 0
     differences: list[str] = field(default_factory=list)
+    # The clean import's progress: (seconds since it started, entities read), sampled every half second.
+    progress: list[tuple[float, int]] = field(default_factory=list)
 
     @property
     def bound_seconds(self) -> float:
@@ -187,14 +189,15 @@ def _measure(
 
         # A clean import into the empty table. Clerk calls are the emulator's count: a killed process's last
         # call is in it, though the run never recorded it.
+        runs = RunStore(store_for(stack.ready).table)
         clerk.reset_stats()
-        bench.clean = _backfill(args)
+        with _Progress(runs, bench.progress):
+            bench.clean = _backfill(args)
         bench.clean_calls = clerk.request_count()
         bench.differences = differences(store_for(stack.ready), clerk.state_snapshot())
 
         # The same again from the start, killed at half and resumed: each write the same conditional put.
         total = users + organizations + bench.memberships
-        runs = RunStore(store_for(stack.ready).table)
         clerk.reset_stats()
         started = time.monotonic()
         command = [*CLI, "backfill", "--restart", *args]
@@ -220,6 +223,31 @@ def _measure(
         bench.busy_logins_ms, bench.failed_logins = logins.latencies_ms, logins.failed
         bench.differences += differences(store_for(stack.ready), clerk.state_snapshot())
         return bench
+
+
+class _Progress:
+    """Samples the current backfill run's entities read, every `interval` seconds, while the block runs."""
+
+    def __init__(self, runs: RunStore, into: list[tuple[float, int]], interval: float = 0.5) -> None:
+        self._runs, self._into, self._interval = runs, into, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        started = time.monotonic()
+        while not self._stop.wait(self._interval):
+            current = self._runs.current(RunKind.BACKFILL)
+            if current is not None:
+                read = sum(cursor.read for cursor in current.cursors.values())
+                self._into.append((round(time.monotonic() - started, 2), read))
+
+    def __enter__(self) -> _Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 def _backfill(args: list[str]) -> dict[str, Any]:

@@ -177,6 +177,7 @@ def authorizer_cost(requests: int = 200) -> dict[str, Any]:
             "clerk_calls": bench.clerk.request_count(),
             "p50_ms": round(statistics.median(latencies), 2),
             "p95_ms": round(latencies[int(len(latencies) * 0.95) - 1], 2),
+            "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 2),
         }
 
 

@@ -138,10 +138,16 @@ def run_webhook_bench(
     interval_seconds: float = 0.0,
     timeout: float = 600.0,
     seed: int = 7,
+    worker_concurrency: int = 1,
 ) -> BenchResult:
     """A burst (interval 0) or a paced series of changes through a fresh stack; see the module docstring."""
     reports = _Reports()
-    with LocalStack(seed=False, quiet=True, batching_window_seconds=batching_window_seconds) as stack:
+    with LocalStack(
+        seed=False,
+        quiet=True,
+        batching_window_seconds=batching_window_seconds,
+        worker_concurrency=worker_concurrency,
+    ) as stack:
         clerk = stack.emulator
         assert clerk is not None
         stack.console.subscribe(reports)

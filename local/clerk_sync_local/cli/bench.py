@@ -10,6 +10,53 @@ import typer
 from clerk_sync_local.cli.common import console, fail
 
 app = typer.Typer(help="Measurements on the local stack.")
+DEFAULT_RESULTS = Path("bench/results")
+
+
+@app.command("all")
+def bench_all(  # noqa: PLR0917 - typer maps each option to a parameter
+    events: int = typer.Option(1000, min=10, max=100_000, help="Emulator changes in the webhook burst (each side)."),
+    workers: int = typer.Option(5, min=1, max=32, help="clerk-sync's worker batches at once (the stage default)."),
+    baseline_workers: int = typer.Option(1, min=1, max=32, help="The baseline's workers (it is only correct with 1)."),
+    users: int = typer.Option(1000, min=30, max=100_000, help="Users in the backfill."),
+    organizations: int = typer.Option(200, min=1, max=20_000, help="Organizations in the backfill."),
+    per_org: int = typer.Option(10, min=1, max=100, help="Memberships per organization in the backfill."),
+    storm_syncs: int = typer.Option(300, min=1, help="User syncs in the 429 storm."),
+    cold_share: float = typer.Option(0.01, min=0, max=1, help="Share of invocations that start cold (cost model)."),
+    only: Annotated[str, typer.Option(help="Comma-separated sections to run (default: all).")] = "",
+    set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE for plugged sections.")] = None,
+    output: Annotated[Path, typer.Option(help="Where latest.json, report.md and the PNGs go.")] = DEFAULT_RESULTS,
+) -> None:
+    """Every measurement in one run, each figure against its goal (a ratio to the baseline, a floor or a bound):
+    a table here, latest.json and a Markdown report with plots. Never fails on timing."""
+    import time
+
+    from clerk_sync_local.bench.harness import BenchOptions, run_sections, section_functions
+    from clerk_sync_local.bench.report import print_table, write_report
+
+    params = dict(item.split("=", 1) for item in set_ or [] if "=" in item)
+    options = BenchOptions(
+        events=events,
+        workers=workers,
+        baseline_workers=baseline_workers,
+        users=users,
+        organizations=organizations,
+        per_org=per_org,
+        storm_syncs=storm_syncs,
+        cold_share=cold_share,
+        params=params,
+    )
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    functions = section_functions(names or None)
+    if not functions:
+        fail(f"no such section: {only}")
+    started = time.time()
+    sections = run_sections(
+        functions, options, progress=lambda name: console.print(f"[bold]bench {name}[/bold]…", highlight=False)
+    )
+    print_table(console, sections)
+    report = write_report(sections, output, options.as_json(), started)
+    console.print(f"Report: {report} ({time.time() - started:.0f} s)", highlight=False)
 
 
 @app.command("webhooks")
@@ -20,6 +67,7 @@ def bench_webhooks(
     ),
     interval_ms: int = typer.Option(0, min=0, help="Pause between changes; 0 makes them one burst."),
     timeout: float = typer.Option(600, min=1, help="Give up after this many seconds."),
+    workers: int = typer.Option(1, min=1, max=32, help="Worker batches at once (the local stack's concurrency)."),
 ) -> None:
     """Webhook-to-table latency (p50/p95/max) and throughput for a burst of emulator changes."""
     from clerk_sync.resources import EVENT_QUEUE
@@ -29,7 +77,11 @@ def bench_webhooks(
     console.print(f"Starting a local stack and making {changes} changes in the emulator…", highlight=False)
     try:
         result = run_webhook_bench(
-            changes, batching_window_seconds=window, interval_seconds=interval_ms / 1000, timeout=timeout
+            changes,
+            batching_window_seconds=window,
+            interval_seconds=interval_ms / 1000,
+            timeout=timeout,
+            worker_concurrency=workers,
         )
     except TimeoutError as error:
         fail(str(error))

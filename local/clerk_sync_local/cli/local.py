@@ -33,6 +33,9 @@ def local_up(  # noqa: PLR0917 - typer maps each option to a parameter
         None, min=0, max=300, help="The worker's batching window in seconds (default: the deployed 1 s)."
     ),
     retry_delay: int = typer.Option(1, min=0, max=43_200, help="Seconds before a failed message is retried."),
+    worker_concurrency: int = typer.Option(
+        1, min=1, max=32, help="Worker batches at once, as Lambda's SQS event source runs up to the concurrency."
+    ),
 ) -> None:
     """Run clerk-sync locally: API, authorizer, webhooks, queue, worker and table, fed by the Clerk emulator."""
     from clerk_sync.resources import EVENT_QUEUE
@@ -57,6 +60,7 @@ def local_up(  # noqa: PLR0917 - typer maps each option to a parameter
         authorizer_cache_ttl=DEFAULT_AUTHORIZER_CACHE_TTL if authorizer_cache_ttl is None else authorizer_cache_ttl,
         batching_window_seconds=EVENT_QUEUE.batching_window_seconds if batching_window is None else batching_window,
         retry_delay_seconds=retry_delay,
+        worker_concurrency=worker_concurrency,
     )
     console.print("Starting the local stack…", highlight=False)
     try:

@@ -30,7 +30,7 @@ from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.server import DEFAULT_AUTHORIZED_PARTY
 from clerk_sync_local.gateway import Gateway
 from clerk_sync_local.gateway.http_api import INTEGRATION_TIMEOUT_SECONDS
-from clerk_sync_local.gateway.invoke import import_handler
+from clerk_sync_local.gateway.invoke import container_handler, import_handler
 from clerk_sync_local.stack.clerk_target import RealClerk
 from clerk_sync_local.stack.console import StackConsole
 from clerk_sync_local.stack.moto import LocalMoto, LocalResources
@@ -111,7 +111,10 @@ class LocalStack:
         retry_delay_seconds: int = 1,
         integration_timeout: float = INTEGRATION_TIMEOUT_SECONDS,
         signing_key_pem: str | None = None,
+        worker_concurrency: int = 1,
     ) -> None:
+        if worker_concurrency < 1:
+            raise ValueError("worker_concurrency must be at least 1")
         self._port, self._clerk_port, self._aws_port = port, clerk_port, aws_port
         self._seed, self._users, self._orgs = seed and real_clerk is None, users, orgs
         self.ready_file = ready_file
@@ -122,11 +125,13 @@ class LocalStack:
         self._retry_delay = retry_delay_seconds
         self._timeout = integration_timeout
         self._signing_key_pem = signing_key_pem
+        self._concurrency = worker_concurrency
         self.moto: LocalMoto | None = None
         self.resources: LocalResources | None = None
         self.emulator: ClerkEmulator | None = None
         self.gateway: Gateway | None = None
-        self.poller: SqsPoller | None = None
+        self.poller: SqsPoller | None = None  # the first of `pollers`
+        self.pollers: list[SqsPoller] = []
         self.secret_arn = ""
         self.identities = DemoIdentities(None, None, None)
         self.demo_token: str | None = None
@@ -162,7 +167,8 @@ class LocalStack:
                 self._mint_tokens()
             # The seed went in without the batching window (it only adds waiting to start-up); from now on
             # batches wait as on AWS.
-            _running(self.poller, "the poller").batching_window_seconds = self._window
+            for poller in self.pollers:
+                poller.batching_window_seconds = self._window
             self._probe()
             self.ready = self._ready_info(time.perf_counter() - began)
             if self.ready_file is not None:
@@ -180,8 +186,9 @@ class LocalStack:
         # more worker batches (they call Clerk and moto), then the servers.
         if self.emulator is not None:
             self.emulator.webhooks.stop()
-        if self.poller is not None:
-            self.poller.stop()
+        for poller in self.pollers:
+            poller.stop()
+        self.pollers = []
         if self.gateway is not None:
             self.gateway.stop()
         if self.emulator is not None:
@@ -239,17 +246,23 @@ class LocalStack:
         )
 
     def _start_poller(self) -> None:
+        """One poller per worker container, as Lambda's SQS event source runs up to that many batches at once."""
         moto, resources = _running(self.moto, "moto"), _running(self.resources, "moto")
-        worker = import_handler(endpoints.HANDLERS["worker"])
-        self.poller = SqsPoller(
-            moto.client("sqs"),
-            resources.queue_url,
-            self.console.observe_worker(worker),
-            batch_size=EVENT_QUEUE.batch_size,
-            wait_seconds=1,
-            retry_delay_seconds=self._retry_delay,
-            batching_window_seconds=0.0,
-        ).start()
+        path = endpoints.HANDLERS["worker"]
+        for number in range(self._concurrency):
+            # The first container is the imported module itself (what tests patch); the others are copies.
+            worker = import_handler(path) if number == 0 else container_handler(path)
+            poller = SqsPoller(
+                moto.client("sqs"),
+                resources.queue_url,
+                self.console.observe_worker(worker),
+                batch_size=EVENT_QUEUE.batch_size,
+                wait_seconds=1,
+                retry_delay_seconds=self._retry_delay,
+                batching_window_seconds=0.0,
+            )
+            self.pollers.append(poller.start(name=f"sqs-poller-{number + 1}"))
+        self.poller = self.pollers[0]
 
     def _seed_demo_data(self) -> DemoIdentities:
         """An admin user, then demo users and organizations; the demo user is the first org's creator."""

@@ -5,6 +5,10 @@ queue, where SQS's redrive policy moves a record to the DLQ after its receive co
 record becomes visible again after `retry_delay_seconds` instead of the full visibility timeout.
 With `batching_window_seconds`, a batch that is not full waits up to that long for more records
 (MaximumBatchingWindowInSeconds); a handler that raises fails its whole batch, as a function error does.
+
+One poller handles one batch at a time, as one warm container of the function does. Lambda's SQS event source
+runs several batches at once (up to the function's maximum concurrency): the local stack starts one poller per
+container it emulates, each calling its own copy of the handler (`gateway.invoke.container_handler`).
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ class PollStats:
     batches: int = 0
     succeeded: int = 0
     failed: int = 0
+    # Each handler call's duration and record count, in order: what Lambda would bill per invocation.
+    batch_ms: list[float] = field(default_factory=list)
+    batch_records: list[int] = field(default_factory=list)
+
+    def _record(self, started: float, records: int) -> None:
+        self.batch_ms.append((time.perf_counter() - started) * 1000)
+        self.batch_records.append(records)
 
 
 @dataclass
@@ -81,15 +92,18 @@ class SqsPoller:
             return 0
         if self.batching_window_seconds > 0:
             self._fill(messages)
+        started = time.perf_counter()
         try:
             answer = self.handler(sqs_event(messages), LocalLambdaContext())
         except Exception:
+            self.stats._record(started, len(messages))
             # A function error fails the whole batch: every record is retried (and counts a receive).
             for message in messages:
                 self._retry_later(message)
             self.stats.batches += 1
             self.stats.failed += len(messages)
             raise
+        self.stats._record(started, len(messages))
         failed = {failure["itemIdentifier"] for failure in (answer or {}).get("batchItemFailures", [])}
         for message in messages:
             if message["MessageId"] in failed:
@@ -108,9 +122,9 @@ class SqsPoller:
                 return batch
         return max_batches
 
-    def start(self) -> SqsPoller:
+    def start(self, name: str = "sqs-poller") -> SqsPoller:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="sqs-poller", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         return self
 

@@ -118,3 +118,29 @@ def test_poller_thread_survives_a_handler_error() -> None:
     finally:
         poller.stop()
     assert len(calls) >= 2
+
+
+def test_poller_records_each_batch_duration_and_size() -> None:
+    sqs = FakeSqs()
+    sqs.add("a", "b", "c")
+    batches: list[list[str]] = []
+    poller = SqsPoller(sqs, "q", _recorder(batches), batch_size=2)
+    poller.drain()
+    assert poller.stats.batch_records == [2, 1]
+    assert len(poller.stats.batch_ms) == 2
+    assert all(ms >= 0 for ms in poller.stats.batch_ms)
+
+
+def test_container_handler_is_a_copy_of_the_module_with_its_own_globals() -> None:
+    import importlib
+    import sys
+
+    from clerk_sync_local.gateway.invoke import container_handler
+
+    original = importlib.import_module("clerk_sync.handlers.worker")
+    first = sys.modules[container_handler("clerk_sync.handlers.worker.handler").__module__]
+    second = sys.modules[container_handler("clerk_sync.handlers.worker.handler").__module__]
+    assert len({first.__name__, second.__name__, original.__name__}) == 3
+    assert first.processor is not original.processor
+    assert first.processor is not second.processor
+    assert first.sync_service is original.sync_service  # what the module imports is shared
