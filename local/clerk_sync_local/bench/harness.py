@@ -265,21 +265,14 @@ def section_functions(names: Sequence[str] | None = None) -> dict[str, SectionFu
     return found
 
 
-def _fresh_moto() -> None:
-    """moto keeps its backends per process, past the server that served them: each section starts empty."""
-    from moto.moto_api._internal.models import moto_api_backend
-
-    moto_api_backend.reset()
-
-
 def run_sections(
     functions: dict[str, SectionFunction], options: BenchOptions, progress: Callable[[str], None] = lambda _: None
 ) -> list[Section]:
-    """Each section in turn on an empty moto; one that raises becomes a section with its error, and the run goes on."""
+    """Each section in turn (each starts its own moto server process, so each starts empty); one that raises becomes
+    a section with its error, and the run goes on."""
     results: list[Section] = []
     for name, function in functions.items():
         progress(name)
-        _fresh_moto()
         started = time.perf_counter()
         try:
             found = function(options)
