@@ -220,6 +220,17 @@ def backfill_sections(options: BenchOptions) -> list[Section]:
             "s",
             note=f"rate-limit bound {result['bound_seconds']} s (ratio {result['ratio_to_bound']})",
         ),
+        Figure(
+            "backfill speed, share of the tighter bound",
+            result["share_of_tighter_bound"],
+            "",
+            Goal.floor(0.9),
+            note=(
+                f"tighter of the rate-limit bound {result['bound_seconds']} s and a raw write loop of the same "
+                f"{result['raw_write_loop']['items']:,} records on the same moto, "
+                f"{result['raw_write_loop']['seconds']} s"
+            ),
+        ),
         Figure("extra Clerk calls after SIGKILL + resume", result["resume"]["extra_requests"], "calls", Goal.bound(0)),
         Figure("pages read twice after resume", result["resume"]["pages_reread"], "pages", Goal.bound(0)),
         Figure("records unlike Clerk", result["differences"], "records", Goal.bound(0)),
