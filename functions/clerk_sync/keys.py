@@ -8,6 +8,7 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | organization | ORG#<org_id>    | PROFILE           |                    |               |
 | membership   | ORG#<org_id>    | MEMBER#<user_id>  | USER#<user_id>     | ORG#<org_id>  |
 | job          | JOB#<job_id>    | STATE             | USER#<requester>   | JOB#<job_id>  |
+| job's ids    | JOB#<job_id>    | SEEN#<offset>     |                    |               |
 | sync state   | USER#<user_id>  | MEMBERSHIPS       |                    |               |
 | sync limit   | USER#<user_id>  | SYNC_LIMIT        |                    |               |
 | run          | RUN#<run_id>    | STATE             |                    |               |
@@ -81,6 +82,11 @@ def membership_index_key(org_id: str, user_id: str) -> Key:
 
 def job_key(job_id: str) -> Key:
     return {PK: JOB_PREFIX + job_id, SK: JOB_SK}
+
+
+def job_listed_key(job_id: str, offset: int) -> Key:
+    """What one step of a job listed and did not write (unchanged records), by the offset it read from."""
+    return {PK: JOB_PREFIX + job_id, SK: f"{SEEN_PREFIX}{offset:06d}"}
 
 
 def job_index_key(requested_by: str, job_id: str) -> Key:
