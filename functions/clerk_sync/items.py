@@ -29,6 +29,12 @@ from clerk_sync.vocabulary import SERVICE_NAME, Entity, SyncSource
 # A child of the handlers' Powertools logger (same JSON lines and keys); the domain imports no Powertools.
 logger = logging.getLogger(f"{SERVICE_NAME}.items")
 
+# The membership-sync state a user's profile carries (docs/decisions/0026): when a sync of the user's memberships
+# was last asked for and when one last completed. Every write of the profile but a tombstone keeps them.
+MEMBERSHIPS_REQUESTED_AT: Final = "memberships_requested_at"
+MEMBERSHIPS_SYNCED_AT: Final = "memberships_synced_at"
+USER_SYNC_STATE: Final = frozenset({MEMBERSHIPS_REQUESTED_AT, MEMBERSHIPS_SYNCED_AT})
+
 # Bookkeeping items that are not Clerk data: export, status and convergence checks skip them.
 SYNC_STATE_ENTITY = "sync_state"
 JOB_ENTITY = "job"
@@ -407,10 +413,27 @@ _BOOKKEEPING = frozenset(
         "refetch_requested_at",
         "refetch_event_id",
         METADATA_TRUNCATED,
+        MEMBERSHIPS_REQUESTED_AT,
+        MEMBERSHIPS_SYNCED_AT,
         "unlisted",
         keys.TTL_ATTRIBUTE,
     }
 )
+
+
+# Names a provisional user may carry from a session token (auth.claims display fields) beside the User fields.
+_PROVISIONAL_USER_FIELDS: Final = frozenset({"email", "username", "first_name", "last_name", "image_url"})
+
+
+def user_attributes() -> frozenset[str]:
+    """Every attribute a live user profile may carry that a write of the profile sets or drops: the stored User
+    fields, the names a provisional user takes from a token, and the bookkeeping. Not the keys, and not the
+    membership-sync state (`USER_SYNC_STATE`), which the writes of a profile keep."""
+    fields = (set(User.model_fields) - {"id"}) | {"user_id", "primary_email", "primary_phone"}
+    return (
+        frozenset(fields | _PROVISIONAL_USER_FIELDS | (_BOOKKEEPING - {keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK}))
+        - USER_SYNC_STATE
+    )
 
 
 def clerk_fields(item: dict[str, Any]) -> dict[str, Any]:

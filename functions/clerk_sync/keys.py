@@ -8,7 +8,8 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | organization | ORG#<org_id>    | PROFILE           |                    |               |
 | membership   | ORG#<org_id>    | MEMBER#<user_id>  | USER#<user_id>     | ORG#<org_id>  |
 | job          | JOB#<job_id>    | STATE             | USER#<requester>   | JOB#<job_id>  |
-| sync state   | USER#<user_id>  | MEMBERSHIPS       |                    |               |
+| job's ids    | JOB#<job_id>    | SEEN#<offset>     |                    |               |
+| sync state   | USER#<user_id>  | MEMBERSHIPS       | (before 0026: read, never written) |  |
 | sync limit   | USER#<user_id>  | SYNC_LIMIT        |                    |               |
 | run          | RUN#<run_id>    | STATE             |                    |               |
 | run's ids    | RUN#<run_id>    | SEEN#<page>       |                    |               |
@@ -18,8 +19,9 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | freshness    | FRESHNESS#webhooks | LAST           |                    |               |
 
 GSI1 holds two kinds of rows per user, told apart by the GSI1SK prefix: live memberships (`ORG#`) and
-the jobs the user started (`JOB#`). The sync-state item records when the user's memberships were last
-synced from Clerk, so user webhooks can tell whether a membership sync is needed (docs/decisions/0006). The
+the jobs the user started (`JOB#`). When the user's memberships were last asked for and synced from Clerk is on
+the user's profile (docs/decisions/0026); the older sync-state item that held it is only read, once per user. A
+job's `SEEN#` items hold what its steps listed and did not write (unchanged). The
 sync-limit item counts one caller's manual syncs in their current window and expires with the table's TTL. The
 budget item is the token bucket every writer's Clerk requests draw from (docs/decisions/0020). A run (backfill
 or reconcile) keeps its checkpoint in its `STATE` item and, for reconcile, the ids each listed page held; the
@@ -81,6 +83,11 @@ def membership_index_key(org_id: str, user_id: str) -> Key:
 
 def job_key(job_id: str) -> Key:
     return {PK: JOB_PREFIX + job_id, SK: JOB_SK}
+
+
+def job_listed_key(job_id: str, offset: int) -> Key:
+    """What one step of a job listed and did not write (unchanged records), by the offset it read from."""
+    return {PK: JOB_PREFIX + job_id, SK: f"{SEEN_PREFIX}{offset:06d}"}
 
 
 def job_index_key(requested_by: str, job_id: str) -> Key:

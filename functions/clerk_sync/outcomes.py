@@ -26,3 +26,15 @@ class WriteResult:
     entity_id: str
     cascaded: int = 0  # memberships removed because their user or organization was deleted
     created: bool = False  # applied where no record (not even a provisional one or a tombstone) was
+    # A user's profile only: the membership-sync state it held before this write (docs/decisions/0026).
+    prior_sync: MembershipSyncState | None = None
+
+
+@dataclass(frozen=True)
+class MembershipSyncState:
+    """What a user's profile said about syncs of their memberships before a write: when one was last asked for and
+    when one last completed (Unix ms, None for never); `on_record` False when there was no profile at all."""
+
+    on_record: bool = False
+    requested_at: int | None = None
+    synced_at: int | None = None

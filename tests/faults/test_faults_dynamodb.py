@@ -46,10 +46,14 @@ def _delete_user(world: SoakWorld) -> None:
     world.clerk.delete_user(world.clerk.state_snapshot()["memberships"][-1]["public_user_data"]["user_id"])
 
 
-# Which change makes the worker call each operation: a user's put and its membership-sync claim, a membership's
-# transaction, the cascades' queries and batch deletes.
+def _add_org(world: SoakWorld) -> None:
+    world.clerk.create_organization("Newco")
+
+
+# Which change makes the worker call each operation: an organization's put, a user's profile (one UpdateItem that
+# also asks for the membership sync), a membership's transaction, the cascades' queries and batch deletes.
 CHANGES: dict[str, Callable[[SoakWorld], None]] = {
-    "PutItem": _add_user,
+    "PutItem": _add_org,
     "UpdateItem": _add_user,
     "TransactWriteItems": _add_member,
     "Query": _delete_user,
@@ -127,7 +131,8 @@ def test_write_errors_during_a_manual_sync_answer_503_then_the_retried_sync_conv
     assert world.call("GET", "/api/sync/status", token=token).status == 200
     world.clerk.update_user(owner, first_name="Owner Renamed")
     world.new_events()  # a missed webhook: the manual sync brings the change
-    world.faults.plan(Fault(SERVER_ERROR, "dynamodb", frozenset({"PutItem"}), times=SDK_ATTEMPTS))
+    # The profile's write (an UpdateItem); the organization and membership, unchanged, are read and not written.
+    world.faults.plan(Fault(SERVER_ERROR, "dynamodb", frozenset({"UpdateItem"}), times=SDK_ATTEMPTS))
     reply = world.call("POST", "/api/sync/user", token=token)
     assert reply.status == 503
     assert reply.error_code == "storage_unavailable"
@@ -166,7 +171,8 @@ def test_cascade_deletes_left_unprocessed_past_every_resend_fail_the_event_and_i
 
 
 @pytest.mark.parametrize(
-    ("operation", "event_type"), [("PutItem", "user.created"), ("TransactWriteItems", "organizationMembership.created")]
+    ("operation", "event_type"),
+    [("UpdateItem", "user.created"), ("TransactWriteItems", "organizationMembership.created")],
 )
 def test_a_write_whose_answer_is_lost_is_resent_by_the_sdk_and_judged_a_duplicate_of_itself(
     world: SoakWorld, operation: str, event_type: str

@@ -210,5 +210,5 @@ def test_store_one_request_per_upsert(aws: Any) -> None:
     store.put_user(_user(10), CTX)
     store.put_organization(_org(10), CTX)
     store.put_membership(_membership(10), CTX)
-    assert dict(meter.calls) == {"PutItem": 2, "TransactWriteItems": 1}
+    assert dict(meter.calls) == {"UpdateItem": 1, "PutItem": 1, "TransactWriteItems": 1}  # a user profile: UpdateItem
     assert keys.user_key(USER) == {"PK": f"USER#{USER}", "SK": "PROFILE"}

@@ -79,8 +79,8 @@ def test_full_user_sync_stores_user_orgs_and_memberships_with_one_listing(harnes
         assert stored is not None
         assert stored["name"].startswith("Org ")
     state = wiring.membership_sync_claims().state(user_id)
-    assert state is not None
-    assert state["synced_at"] > 0
+    assert state.synced_at is not None
+    assert state.synced_at > 0
 
 
 def test_sync_user_organizations_removes_memberships_clerk_no_longer_lists(harness: Harness) -> None:

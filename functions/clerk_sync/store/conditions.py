@@ -100,6 +100,24 @@ def same_incarnation(old: dict[str, Any], item: dict[str, Any]) -> bool:
     return membership_id is not None and not inferred and old.get("membership_id") == membership_id
 
 
+# What a fetched write stamps anew whatever it writes (when, by whom): a stored record that differs from the
+# record a fetched write would store only in these already holds Clerk's data, and not writing it loses nothing but
+# the time of that confirmation. The membership-sync state a user's profile carries is kept by every write of it.
+RESTAMPED = frozenset({"synced_at", "sync_source", "last_event_id"})
+_ABSENT = object()
+
+
+def unchanged(old: dict[str, Any] | None, item: dict[str, Any], *, ignore: frozenset[str] = frozenset()) -> bool:
+    """Whether the table already holds `item`, the record a fetched write would store: the same attributes with the
+    same values (version, content, the volatile fields, deleted, provisional, keys, markers) but the `RESTAMPED`
+    bookkeeping and `ignore`. A tombstone, a provisional record, another version or incarnation, another role, a
+    pending refetch marker or a truncation flag all differ, and are written as before."""
+    if old is None:
+        return False
+    names = (old.keys() | item.keys()) - RESTAMPED - ignore
+    return all(old.get(name, _ABSENT) == item.get(name, _ABSENT) for name in names)
+
+
 def classify_refresh(old: dict[str, Any] | None, item: dict[str, Any]) -> Outcome:
     """What a write of fetched data that went through changed, from the old item it replaced."""
     if old is None or old.get("provisional") or old.get("deleted"):

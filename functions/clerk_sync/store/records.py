@@ -17,8 +17,9 @@ from clerk_sync.items import ItemPolicy, WriteContext
 from clerk_sync.models import Membership, Organization, User
 from clerk_sync.outcomes import Outcome, WriteResult
 from clerk_sync.store import conditions as when
+from clerk_sync.store.claims import prior_sync as _prior_sync
 from clerk_sync.store.errors import StoreConflictError
-from clerk_sync.store.table import ConditionCheck, Item, Table, key_of, placeholders
+from clerk_sync.store.table import Conditional, ConditionCheck, Item, Table, key_of, placeholders
 from clerk_sync.vocabulary import Entity
 
 
@@ -48,6 +49,14 @@ def _membership_id(org_id: str, user_id: str) -> str:
     return f"{org_id}/{user_id}"
 
 
+def _entity_of(record: User | Organization | Membership) -> tuple[Entity, str]:
+    if isinstance(record, User):
+        return Entity.USER, record.id
+    if isinstance(record, Organization):
+        return Entity.ORGANIZATION, record.id
+    return Entity.MEMBERSHIP, _membership_id(record.org_id, record.user_id)
+
+
 class SyncStore:
     """Reads and writes the Clerk records of the table."""
 
@@ -61,10 +70,19 @@ class SyncStore:
 
     # ---- users and organizations -------------------------------------------------------------
 
-    def put_user(self, user: User, ctx: WriteContext, *, fetched: bool = False) -> WriteResult:
-        """Version-guarded upsert; `fetched` marks data just read from Clerk's API (wins ties, refreshes)."""
+    def put_user(
+        self, user: User, ctx: WriteContext, *, fetched: bool = False, request_memberships_at: int | None = None
+    ) -> WriteResult:
+        """Version-guarded upsert; `fetched` marks data just read from Clerk's API (wins ties, refreshes).
+
+        One UpdateItem that stores the profile as a put would and keeps its membership-sync state; the result's
+        `prior_sync` is that state as the write found it (from the old item: no read). `request_memberships_at`
+        notes, in the same write, that a sync of the user's memberships was asked for then, unless one already was
+        (`memberships_requested_at` is set only where the profile has none; docs/decisions/0026).
+        """
         item = items.user_item(user, ctx, self._policy)
-        return self._upsert_profile(item, Entity.USER, user.id, ctx, fetched=fetched)
+        asked = {items.MEMBERSHIPS_REQUESTED_AT: request_memberships_at} if request_memberships_at is not None else None
+        return self._upsert_profile(item, Entity.USER, user.id, ctx, fetched=fetched, if_absent=asked)
 
     def put_organization(self, org: Organization, ctx: WriteContext, *, fetched: bool = False) -> WriteResult:
         item = items.organization_item(org, ctx, self._policy)
@@ -191,6 +209,23 @@ class SyncStore:
         self._cascade(found)
         return [key[keys.PK][len(keys.ORG_PREFIX) :] for key in found]
 
+    def held_unchanged(
+        self, records: Sequence[User | Organization | Membership], ctx: WriteContext
+    ) -> list[WriteResult | None]:
+        """For each record just read from Clerk, `unchanged` (a DUPLICATE result) when the table already holds it
+        exactly as its fetched write would store it (`conditions.unchanged`), else None: that one is to be written.
+
+        Consistent reads (BatchGetItem, 100 keys a request) and no write. Not writing an unchanged record is safe
+        whatever lands meanwhile: the version-guarded write it stands for could only have put the same data back.
+        """
+        built = [(self._fetched_item(record, ctx), record) for record in records]
+        held = {(i[keys.PK], i[keys.SK]): i for i in self.table.get_many([key_of(item) for item, _ in built])}
+        results: list[WriteResult | None] = []
+        for item, record in built:
+            same = when.unchanged(held.get((item[keys.PK], item[keys.SK])), item, ignore=items.USER_SYNC_STATE)
+            results.append(WriteResult(Outcome.DUPLICATE, *_entity_of(record)) if same else None)
+        return results
+
     # ---- reads ---------------------------------------------------------------------------------
 
     def get(self, key: dict[str, str], *, consistent: bool = True) -> Item | None:
@@ -253,6 +288,14 @@ class SyncStore:
 
     # ---- internals -----------------------------------------------------------------------------
 
+    def _fetched_item(self, record: User | Organization | Membership, ctx: WriteContext) -> Item:
+        """The item a fetched write of `record` stores."""
+        if isinstance(record, User):
+            return items.user_item(record, ctx, self._policy)
+        if isinstance(record, Organization):
+            return items.organization_item(record, ctx, self._policy)
+        return items.membership_item(record, ctx, self._policy)
+
     def _put_if_new(self, item: Item, entity: Entity, entity_id: str) -> WriteResult:
         written = self.table.put(item, when.IS_NEW, {})
         if written.applied:
@@ -261,30 +304,61 @@ class SyncStore:
         return WriteResult(Outcome.TOMBSTONED if deleted else Outcome.STALE, entity, entity_id)
 
     def _upsert_profile(
-        self, item: Item, entity: Entity, entity_id: str, ctx: WriteContext, *, fetched: bool
+        self,
+        item: Item,
+        entity: Entity,
+        entity_id: str,
+        ctx: WriteContext,
+        *,
+        fetched: bool,
+        if_absent: dict[str, Any] | None = None,
     ) -> WriteResult:
         values = placeholders(version=item["version"], false=False)
         if fetched:
             return self._refresh(item, when.REFRESH_PROFILE, values, entity, entity_id, profile=True)
-        written = self.table.put(item, when.UPSERT_PROFILE, values)
+        written = self._write_profile(item, entity, when.UPSERT_PROFILE, values, if_absent=if_absent, replacing=False)
+        prior = _prior_sync(written.old) if entity is Entity.USER else None
         if written.applied:
-            return WriteResult(Outcome.APPLIED, entity, entity_id)
+            return WriteResult(Outcome.APPLIED, entity, entity_id, prior_sync=prior)
         outcome = when.classify(written.old, item, profile=True)
         if outcome is Outcome.NEEDS_REFETCH:
             self._record_refetch(key_of(item), item, ctx)
-        return WriteResult(outcome, entity, entity_id)
+        return WriteResult(outcome, entity, entity_id, prior_sync=prior)
+
+    def _write_profile(
+        self,
+        item: Item,
+        entity: Entity,
+        condition: str,
+        values: dict[str, Any],
+        *,
+        if_absent: dict[str, Any] | None,
+        replacing: bool,
+    ) -> Conditional:
+        """A user's profile is replaced by an UpdateItem that keeps its membership-sync state (the attributes a put
+        would drop are removed by name); an organization's is put. Either way one request, the old item handed back."""
+        if entity is Entity.USER:
+            drop = items.user_attributes()
+            return self.table.replace(item, condition, values, remove=drop, if_absent=if_absent)
+        return self.table.put(item, condition, values, replacing=replacing)
 
     def _refresh(
         self, item: Item, condition: str, values: dict[str, Any], entity: Entity, entity_id: str, *, profile: bool
     ) -> WriteResult:
-        """One conditional put of fetched data; the old item (on success or failure) says what it changed."""
-        written = self.table.put(item, condition, values, replacing=True)
+        """One conditional write of fetched data; the old item (on success or failure) says what it changed."""
+        if profile:
+            written = self._write_profile(item, entity, condition, values, if_absent=None, replacing=True)
+        else:
+            written = self.table.put(item, condition, values, replacing=True)
+        prior = _prior_sync(written.old) if entity is Entity.USER else None
         if written.applied:
             outcome = when.classify_refresh(written.old, item)
-            return WriteResult(outcome, entity, entity_id, created=written.old is None)
+            return WriteResult(outcome, entity, entity_id, created=written.old is None, prior_sync=prior)
         outcome = when.classify(written.old, item, profile=profile)
         # A tie cannot be lost by fresh data; what is left is a newer version or a tombstone.
-        return WriteResult(Outcome.STALE if outcome is Outcome.NEEDS_REFETCH else outcome, entity, entity_id)
+        return WriteResult(
+            Outcome.STALE if outcome is Outcome.NEEDS_REFETCH else outcome, entity, entity_id, prior_sync=prior
+        )
 
     def _write_membership(
         self, org_id: str, user_id: str, item: Item, condition: str, *, values: dict[str, Any], ctx: WriteContext

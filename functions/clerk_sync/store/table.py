@@ -8,7 +8,7 @@ BatchGetItem and BatchWriteItem resend what DynamoDB left unprocessed, with back
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -108,6 +108,50 @@ class Table:
             request["ReturnValues"] = "ALL_OLD"
         with self._request("put failed", tolerate=_CONDITION_FAILED) as failed:
             response = self._client.put_item(**request)
+        if failed.error is not None:
+            raw: Any = failed.error.response.get("Item")
+            return Conditional(False, _old_item(raw))
+        return Conditional(True, _old_item(response.get("Attributes")))
+
+    def replace(
+        self,
+        item: Item,
+        condition: str,
+        values: dict[str, Any],
+        *,
+        remove: Iterable[str] = (),
+        if_absent: Mapping[str, Any] | None = None,
+    ) -> Conditional:
+        """One conditional UpdateItem that leaves the item as a put of `item` would (`remove`: what such a put would
+        drop), except for attributes it neither sets nor removes, which it keeps; `if_absent` ones are set only where
+        the item has none. The old item comes back on success and on failure (ALL_OLD), as `put(replacing=True)`."""
+        key = key_of(item)
+        names: dict[str, str] = {}
+        bound: dict[str, Any] = {}
+        sets: list[str] = []
+        for number, (name, value) in enumerate((n, v) for n, v in item.items() if n not in key):
+            names[f"#s{number}"], bound[f":s{number}"] = name, _serializer.serialize(value)
+            sets.append(f"#s{number} = :s{number}")
+        for number, (name, value) in enumerate((if_absent or {}).items()):
+            names[f"#i{number}"], bound[f":i{number}"] = name, _serializer.serialize(value)
+            sets.append(f"#i{number} = if_not_exists(#i{number}, :i{number})")
+        expression = "SET " + ", ".join(sets)
+        dropped = sorted(set(remove) - item.keys() - set(if_absent or {}))
+        if dropped:
+            names.update({f"#r{number}": name for number, name in enumerate(dropped)})
+            expression += " REMOVE " + ", ".join(f"#r{number}" for number in range(len(dropped)))
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": serialize(key),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {**bound, **values},
+            "ReturnValues": "ALL_OLD",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        with self._request("update failed", tolerate=_CONDITION_FAILED) as failed:
+            response = self._client.update_item(**request)
         if failed.error is not None:
             raw: Any = failed.error.response.get("Item")
             return Conditional(False, _old_item(raw))

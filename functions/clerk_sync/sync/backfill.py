@@ -13,8 +13,9 @@ from collections.abc import Sequence
 
 from clerk_sync.models import Membership
 from clerk_sync.runs import ListName, Run, RunKind
-from clerk_sync.sync.bulk import ENTITY_OF, BulkRun, Listed, count_write, refresh_all
+from clerk_sync.sync.bulk import ENTITY_OF, BulkRun, count_write
 from clerk_sync.sync.deps import SyncRun
+from clerk_sync.sync.writes import Listed, refresh_all
 from clerk_sync.vocabulary import SyncSource
 
 

@@ -11,29 +11,24 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final, Protocol
 
 from clerk_sync.clerk.errors import ClerkError
-from clerk_sync.items import WriteContext
-from clerk_sync.models import Membership, Organization, User
+from clerk_sync.models import Organization, User
 from clerk_sync.outcomes import Outcome, WriteResult
 from clerk_sync.runs import Counts, Cursor, ListName, Run, RunKind, RunStatus, new_run_id
 from clerk_sync.store.errors import StoreError
-from clerk_sync.store.records import SyncStore
 from clerk_sync.sync.deps import SyncDeps, SyncRun
 from clerk_sync.sync.listings import next_request, read_page
+from clerk_sync.sync.writes import Listed
 from clerk_sync.vocabulary import SyncSource
 
 PAGE_SIZE: Final = 500  # Clerk's largest page
-WRITERS: Final = 8  # concurrent writes of a page, within botocore's default pool of 10 connections
 # The three lists, then organizations and users once more from where they stopped: what Clerk created while the
 # memberships were walked (a membership's user or organization among them) is read too.
 PHASES: Final[tuple[ListName, ...]] = ("organizations", "users", "memberships", "organizations", "users")
 _CATCH_UP_FROM: Final = 3
 ENTITY_OF: Final[dict[ListName, str]] = {"organizations": "organization", "users": "user", "memberships": "membership"}
-
-Listed = User | Organization | Membership
 
 
 class RunLedger(Protocol):
@@ -100,27 +95,6 @@ def count_write(counts: Counts, result: WriteResult) -> None:
             counts.tombstoned += 1
         case Outcome.STALE | Outcome.NEEDS_REFETCH:
             counts.stale += 1
-
-
-def refresh(store: SyncStore, entity: Listed, ctx: WriteContext) -> WriteResult:
-    """The version-guarded write of a record just listed by Clerk."""
-    if isinstance(entity, User):
-        return store.put_user(entity, ctx, fetched=True)
-    if isinstance(entity, Organization):
-        return store.put_organization(entity, ctx, fetched=True)
-    return store.put_membership(entity, ctx, fetched=True)
-
-
-def refresh_all(store: SyncStore, entities: Sequence[Listed], ctx: WriteContext) -> list[WriteResult]:
-    """`refresh` of a page's entities, WRITERS at a time (each write still its own conditional put), in order.
-
-    One at a time, a page of 500 costs 500 round trips to DynamoDB, several times what Clerk's rate limit allows
-    a page at most; botocore clients are thread-safe and pool WRITERS connections.
-    """
-    if len(entities) <= 1:
-        return [refresh(store, entity, ctx) for entity in entities]
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        return list(pool.map(lambda entity: refresh(store, entity, ctx), entities))
 
 
 def entity_name(entity: Listed) -> str:

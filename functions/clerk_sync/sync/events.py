@@ -21,7 +21,7 @@ from clerk_sync.models import (
     change_from_envelope,
 )
 from clerk_sync.observability import child_logger
-from clerk_sync.outcomes import Outcome, WriteResult
+from clerk_sync.outcomes import MembershipSyncState, Outcome, WriteResult
 from clerk_sync.sync.deps import SyncDeps
 from clerk_sync.sync.memberships import MembershipSync
 from clerk_sync.sync.organizations import OrganizationSync
@@ -44,14 +44,19 @@ class EventSync:
         """Applies one Clerk webhook event; raises pydantic's `ValidationError` for data that does not fit."""
         change = change_from_envelope(envelope)
         ctx = WriteContext(SyncSource.WEBHOOK, self._deps.clock_ms(), event_id)
-        result = self.apply_change(change, ctx)
+        if isinstance(change, UserUpserted):
+            # The profile's write asks for the membership sync itself when one may be due: no second request.
+            asked = ctx.now_ms if self._membership_syncs_on() else None
+            result = self._deps.store.put_user(change.user, ctx, request_memberships_at=asked)
+        else:
+            result = self.apply_change(change, ctx)
         if isinstance(change, UserDeleted):
             # Raises if SQS refuses: the retried event cascades again and queues the pass again.
             self._deps.follow_ups.cascade_pass(change.user_id, SyncSource.WEBHOOK, ctx.now_ms, required=True)
         if result.outcome is Outcome.NEEDS_REFETCH:
             self._refetch(change)
         if isinstance(change, UserUpserted) and result.outcome is Outcome.APPLIED:
-            self._request_membership_sync(change.user.id)
+            self._request_membership_sync(change.user.id, result.prior_sync, ctx.now_ms)
         return result
 
     def apply_change(self, change: Change, ctx: WriteContext) -> WriteResult:
@@ -82,14 +87,32 @@ class EventSync:
             case MembershipUpserted(membership=m) | MembershipDeleted(membership=m):
                 self._memberships.sync_membership(m.org_id, m.user_id, source=source)
 
-    def _request_membership_sync(self, user_id: str) -> None:
-        """Queues a sync of the user's memberships when the configured mode asks for one, coalesced per user."""
-        options = self._deps.options
-        mode = options.membership_sync_on_user_event
-        if mode == "never" or not self._deps.follow_ups.delivered:
+    def _membership_syncs_on(self) -> bool:
+        return self._deps.options.membership_sync_on_user_event != "never" and self._deps.follow_ups.delivered
+
+    def _request_membership_sync(self, user_id: str, prior: MembershipSyncState | None, now: int) -> None:
+        """Queues a sync of the user's memberships when the configured mode asks for one, coalesced per user.
+
+        Decided from the profile as the write that applied this event found it (`prior`, from the old item DynamoDB
+        handed back), which also noted the request where none was: so a burst of events queues one sync at one
+        write each (docs/decisions/0026). Only an old request (lost, or still in the DLQ) is asked again, with a
+        second write that one of concurrent events wins; a profile from before 0026 has its old state item read once.
+        """
+        if prior is None or not self._membership_syncs_on():
             return
-        missing = mode == "missing"
+        options, claims = self._deps.options, self._deps.claims
+        missing = options.membership_sync_on_user_event == "missing"
         window = options.membership_sync_retry_ms if missing else options.membership_sync_window_ms
-        now = self._deps.clock_ms()
-        if self._deps.claims.claim(user_id, now, only_if_never_synced=missing, window_ms=window):
-            self._deps.follow_ups.sync_memberships(user_id, SyncSource.WEBHOOK, now)
+        if missing and prior.synced_at is not None:
+            return
+        if prior.requested_at is None:
+            # This very write noted the request, so no concurrent event found it missing. A profile that was on
+            # record without any state predates 0026 (or was written only by syncs): its old state item decides.
+            if missing and prior.on_record and claims.legacy_synced(user_id):
+                claims.mark_synced(user_id, now)
+                return
+        elif prior.requested_at >= now - window:
+            return  # asked for recently: pending, or (`always`) within its window
+        elif not claims.claim_again(user_id, prior.requested_at, now, only_if_never_synced=missing):
+            return  # another event asked again first, or a sync completed meanwhile
+        self._deps.follow_ups.sync_memberships(user_id, SyncSource.WEBHOOK, now)

@@ -21,10 +21,10 @@ from clerk_sync.models import Membership, Organization, User
 from clerk_sync.observability import child_logger, count
 from clerk_sync.outcomes import Outcome
 from clerk_sync.runs import DriftKind, ListName, Run, RunKind
-from clerk_sync.sync.bulk import BulkRun, Listed, RunLedger, count_write, entity_name, refresh
+from clerk_sync.sync.bulk import BulkRun, RunLedger, count_write, entity_name
 from clerk_sync.sync.deps import SyncDeps, SyncRun
 from clerk_sync.sync.drift import REPAIRED, drift_of
-from clerk_sync.sync.writes import Writes, membership_id, unrefreshed_since
+from clerk_sync.sync.writes import Listed, Writes, membership_id, refresh, unrefreshed_since
 from clerk_sync.vocabulary import SyncSource
 
 logger = child_logger()

@@ -14,7 +14,7 @@ Clerk requests: 1 per page; confirming an organization's candidates 1 per 100, a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -118,7 +118,9 @@ class Walks:
         if pages == 1:
             self._remove_unlisted(run, scope, listed, listed_at)
         else:
-            self.confirm(run, scope, self.candidates(scope, listed_at), listed_at)
+            # What the walk listed is no candidate, written or not (an unchanged one keeps its old synced_at).
+            keys = {scope.key(m.org_id, m.user_id) for m in listed}
+            self.confirm(run, scope, self.candidates(scope, listed_at, listed=keys), listed_at)
         self._finished(run, scope)
 
     # ---- as a job -----------------------------------------------------------------------------
@@ -128,7 +130,7 @@ class Walks:
         neared), else a job (returned) walks on from the queue."""
         listed_at = run.ctx.now_ms
         page = self._page(run, scope, 0)
-        written = self._write_page(run, page)
+        written, unchanged = self._write_page(run, page)
         next_offset = page.next_offset if written == len(page.items) else written
         if next_offset is None:
             self._remove_unlisted(run, scope, page.items, listed_at)
@@ -149,6 +151,7 @@ class Walks:
             total=page.total_count,
         )
         self._deps.jobs.create(job)
+        self._keep_listed(job, 0, scope, unchanged)
         self._deps.follow_ups.job_page(job, next_offset, self._deps.clock_ms())
         return job
 
@@ -201,7 +204,8 @@ class Walks:
         except ClerkNotFoundError:
             self._gone(run, scope)
             return {"status": JobStatus.SUCCEEDED, "next_offset": None}
-        written = self._write_page(run, page)
+        written, unchanged = self._write_page(run, page)
+        self._keep_listed(job, offset, scope, unchanged)
         progress: dict[str, Any] = {
             "pages": job.pages + 1,
             "synced": job.synced + written,
@@ -211,14 +215,15 @@ class Walks:
             return {**progress, "next_offset": self._queue_step(job, offset + written)}
         if page.next_offset is not None:
             return {**progress, "next_offset": self._queue_step(job, page.next_offset)}
-        if not self.candidates(scope, job.listed_at):
+        if not self.candidates(scope, job.listed_at, listed=self._deps.jobs.listed(job.job_id)):
             self._finished(run, scope)
             return {**progress, "status": JobStatus.SUCCEEDED, "next_offset": None}
         # Past every page's offset, so a redelivered page message finds the checkpoint moved.
         return {**progress, "stage": JobStage.CONFIRMING, "next_offset": self._queue_step(job, offset + 1)}
 
     def _confirm_round(self, run: SyncRun, scope: Scope, job: Job, offset: int) -> dict[str, Any]:
-        left = self.candidates(scope, job.listed_at, after=job.checked_through)
+        listed = self._deps.jobs.listed(job.job_id)
+        left = self.candidates(scope, job.listed_at, after=job.checked_through, listed=listed)
         batch = left[: self._round_size(scope)]
         if not batch:
             self._finished(run, scope)
@@ -238,10 +243,12 @@ class Walks:
         self._finished(run, scope)
         return {**progress, "status": JobStatus.SUCCEEDED, "next_offset": None}
 
-    def _write_page(self, run: SyncRun, page: Page[Membership]) -> int:
+    def _write_page(self, run: SyncRun, page: Page[Membership]) -> tuple[int, list[Membership]]:
         """Writes the page's memberships in chunks while the run's deadline allows (at least one chunk, so every
-        step moves on); returns how many, from the start of the page, it wrote."""
+        step moves on); returns how many, from the start of the page, it stored (written, or held unchanged), and
+        the ones held unchanged."""
         written = 0
+        unchanged: list[Membership] = []
         cut = None
         if run.deadline is not None:
             cut = run.deadline - (run.deadline - run.clerk.clock()) * WRITE_RESERVE_SHARE
@@ -249,9 +256,15 @@ class Walks:
             if written and cut is not None and run.clerk.clock() > cut:
                 break
             chunk = page.items[written : written + self._write_chunk]
-            self._writes.memberships(run, chunk)
+            unchanged += self._writes.memberships(run, chunk)
             written += len(chunk)
-        return written
+        return written, unchanged
+
+    def _keep_listed(self, job: Job, offset: int, scope: Scope, unchanged: Sequence[Membership]) -> None:
+        """Notes the memberships a job's step listed but did not write (unchanged: their synced_at did not move), so
+        that the removal check after the last page does not take them for unlisted ones."""
+        if unchanged:
+            self._deps.jobs.keep_listed(job.job_id, offset, [scope.key(m.org_id, m.user_id) for m in unchanged])
 
     def _queue_step(self, job: Job, checkpoint: int) -> int:
         # Queued before the checkpoint is saved: a lost save re-runs an idempotent step, a lost message would
@@ -264,12 +277,17 @@ class Walks:
 
     # ---- removals ---------------------------------------------------------------------------
 
-    def candidates(self, scope: Scope, listed_at: int, *, after: str | None = None) -> list[dict[str, Any]]:
-        """Live memberships on record that a walk begun at `listed_at` neither listed nor refreshed, by key."""
+    def candidates(
+        self, scope: Scope, listed_at: int, *, after: str | None = None, listed: Set[str] = frozenset()
+    ) -> list[dict[str, Any]]:
+        """Live memberships on record that a walk begun at `listed_at` neither listed (`listed`: the scope keys of
+        those it did not write) nor refreshed, by key."""
         found = [
             item
             for item in self._on_record(scope)
-            if unrefreshed_since(item, listed_at) and (after is None or scope.key_of(item) > after)
+            if unrefreshed_since(item, listed_at)
+            and scope.key_of(item) not in listed
+            and (after is None or scope.key_of(item) > after)
         ]
         return sorted(found, key=scope.key_of)
 

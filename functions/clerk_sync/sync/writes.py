@@ -8,17 +8,54 @@ Every write goes through the version-guarded store, so a sync racing a webhook n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
 
 from clerk_sync.items import WriteContext
-from clerk_sync.models import Membership, Organization
+from clerk_sync.models import Membership, Organization, User
 from clerk_sync.observability import child_logger
 from clerk_sync.outcomes import Outcome, WriteResult
 from clerk_sync.reports import ChangeOutcome, change_outcome
+from clerk_sync.store.records import SyncStore
 from clerk_sync.sync.deps import SyncDeps, SyncRun
 from clerk_sync.vocabulary import Fallback, SyncSource
 
 logger = child_logger()
+
+WRITERS: Final = 8  # concurrent writes of a page, within botocore's default pool of 10 connections
+
+Listed = User | Organization | Membership
+
+
+def refresh(store: SyncStore, entity: Listed, ctx: WriteContext) -> WriteResult:
+    """The version-guarded write of a record just listed by Clerk."""
+    if isinstance(entity, User):
+        return store.put_user(entity, ctx, fetched=True)
+    if isinstance(entity, Organization):
+        return store.put_organization(entity, ctx, fetched=True)
+    return store.put_membership(entity, ctx, fetched=True)
+
+
+def refresh_all(store: SyncStore, entities: Sequence[Listed], ctx: WriteContext) -> list[WriteResult]:
+    """`refresh` of a page's entities, WRITERS at a time (each write still its own conditional put), in order.
+
+    One at a time, a page of 500 costs 500 round trips to DynamoDB, several times what Clerk's rate limit allows
+    a page at most; botocore clients are thread-safe and pool WRITERS connections.
+    """
+    if len(entities) <= 1:
+        return [refresh(store, entity, ctx) for entity in entities]
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        return list(pool.map(lambda entity: refresh(store, entity, ctx), entities))
+
+
+def refresh_changed(
+    store: SyncStore, entities: Sequence[Listed], held: Sequence[WriteResult | None], ctx: WriteContext
+) -> list[tuple[WriteResult, bool]]:
+    """`refresh_all` of the listed records `held` (from `SyncStore.held_unchanged`) does not say the table already
+    holds as they are, in order, each with whether it was written; an unchanged record's result is its `duplicate`
+    (unchanged) without a write."""
+    written = iter(refresh_all(store, [e for e, same in zip(entities, held, strict=True) if same is None], ctx))
+    return [(next(written), True) if same is None else (same, False) for same in held]
 
 
 def normalise_role(role: str) -> str:
@@ -39,32 +76,50 @@ class Writes:
     def __init__(self, deps: SyncDeps) -> None:
         self._deps = deps
 
-    def memberships(self, run: SyncRun, memberships: Sequence[Membership]) -> None:
-        """Stores the embedded organizations, then the memberships.
+    def memberships(self, run: SyncRun, memberships: Sequence[Membership]) -> list[Membership]:
+        """Stores the embedded organizations, then the memberships; returns the memberships it did not write because
+        the table already held them as they are (their `synced_at` did not move: a walk keeps them as listed).
 
-        These writes skip the parents' transaction (too slow for 1,200 memberships), so the parents are checked
-        afterwards: anything written under a user or organization deleted meanwhile is cascaded away.
+        More than one membership: the records are read first (consistent, 100 keys a request), and only what changed
+        is written, WRITERS at a time, every write still version-guarded. These writes skip the parents' transaction
+        (too slow for 1,200 memberships), so the parents of what was written are checked afterwards: anything written
+        under a user or organization deleted meanwhile is cascaded away.
         """
         store, report = self._deps.store, run.report
-        orgs: dict[str, Organization] = {m.org_id: m.organization for m in memberships}
+        orgs = list({m.org_id: m.organization for m in memberships}.values())
+        # One membership (a login, one membership's sync): written at once, one request per record and no read, as
+        # every single upsert (docs/decisions/0003). More: what the table holds is read first, in one batch.
+        records: list[Listed] = [*orgs, *memberships]
+        held = store.held_unchanged(records, run.ctx) if len(memberships) > 1 else [None] * len(records)
+        held_orgs, held_memberships = held[: len(orgs)], held[len(orgs) :]
         deleted_orgs: set[str] = set()
-        for org in orgs.values():
-            result = store.put_organization(org, run.ctx, fetched=True)
+        for org, (result, _) in zip(orgs, refresh_changed(store, orgs, held_orgs, run.ctx), strict=True):
             report.add("organization", org.id, change_outcome(result.outcome))
             if result.outcome is Outcome.TOMBSTONED:
                 deleted_orgs.add(org.id)
+        pairs = [
+            (m, same) for m, same in zip(memberships, held_memberships, strict=True) if m.org_id not in deleted_orgs
+        ]
+        live = [m for m, _ in pairs]
+        changed = refresh_changed(store, live, [same for _, same in pairs], run.ctx)
+        results = dict(zip((id(m) for m in live), changed, strict=True))
+        written: list[Membership] = []
+        unchanged: list[Membership] = []
         for membership in memberships:
             entity_id = membership_id(membership.org_id, membership.user_id)
             if membership.org_id in deleted_orgs:
                 report.add("membership", entity_id, ChangeOutcome.TOMBSTONED)
                 continue
-            result = store.put_membership(membership, run.ctx, fetched=True)
+            result, wrote = results[id(membership)]
             report.add("membership", entity_id, change_outcome(result.outcome))
-        # The memberships just written under a deleted user may not be in GSI1 yet, so the pass now can miss
-        # them: a delayed second pass follows for each deleted user.
-        cascade = store.cascade_deleted_parents({m.user_id for m in memberships}, set(orgs))
-        for user_id in cascade.deleted_users:
-            self._deps.follow_ups.cascade_pass(user_id, report.trigger, run.ctx.now_ms)
+            (written if wrote else unchanged).append(membership)
+        if written:
+            # The memberships just written under a deleted user may not be in GSI1 yet, so the pass now can miss
+            # them: a delayed second pass follows for each deleted user.
+            cascade = store.cascade_deleted_parents({m.user_id for m in written}, {m.org_id for m in written})
+            for user_id in cascade.deleted_users:
+                self._deps.follow_ups.cascade_pass(user_id, report.trigger, run.ctx.now_ms)
+        return unchanged
 
     def remove_unlisted(
         self, run: SyncRun, org_id: str, user_id: str, listed_at: int, *, incarnation: str | None = None

@@ -34,7 +34,7 @@ from clerk_sync import keys
 from clerk_sync import resources as definitions
 from clerk_sync.runs import RunKind
 from clerk_sync.store.runs import RunStore
-from clerk_sync.sync.bulk import WRITERS
+from clerk_sync.sync.writes import WRITERS
 from clerk_sync_local.cli.views import store_for
 from clerk_sync_local.convergence import differences
 from clerk_sync_local.stack import LocalStack

@@ -103,10 +103,11 @@ def _table(moto: Any, name: str) -> Any:
     return resource.Table(name)
 
 
-# The design's bound on DynamoDB requests per event as first applied (README "Measured").
+# The design's bound on DynamoDB requests per event as first applied: one write for every complete upsert
+# (decision 0026); deletes cascade.
 _REQUESTS_BOUND: Final = {
-    "user.created": 2,
-    "user.updated": 2,
+    "user.created": 1,
+    "user.updated": 1,
     "user.deleted": 2,
     "organization.created": 1,
     "organization.updated": 1,

@@ -188,6 +188,41 @@ def bench_moto(
         output.write_text(json.dumps(growth.as_json(), indent=2, sort_keys=True) + "\n")
 
 
+@app.command("bulk")
+def bench_bulk(
+    memberships: int = typer.Option(1200, min=1, help="Memberships of the user whose full sync is measured."),
+    members: Annotated[
+        list[int] | None, typer.Option("--members", min=1, help="Members of an organization to sync (repeatable).")
+    ] = None,
+) -> None:
+    """DynamoDB requests, capacity units and seconds of bulk syncs, first and again unchanged."""
+    from rich.table import Table
+
+    from clerk_sync_local.bench.bulk import measure_bulk_syncs
+
+    sizes = tuple(members) if members else (600, 5000)
+    console.print(f"Starting moto and the emulator; a user with {memberships} memberships, organizations of {sizes}…")
+    rows = measure_bulk_syncs(memberships, sizes)
+    table = Table(title="bulk syncs (capacity units estimated from item sizes)")
+    for column in ("sync", "requests", "writes", "operations", "RCU", "WCU", "seconds", "Clerk", "outcomes"):
+        table.add_column(column)
+    for label, row in rows.items():
+        operations = ", ".join(f"{name} {count}" for name, count in row["operations"].items())
+        outcomes = row["error"] or ", ".join(f"{name} {count}" for name, count in row["summary"].items())
+        table.add_row(
+            label,
+            str(row["requests"]),
+            str(row["write_requests"]),
+            operations,
+            f"{row['read_units']:g}",
+            f"{row['write_units']:g}",
+            f"{row['seconds']:.2f}",
+            str(row["clerk_calls"]),
+            outcomes,
+        )
+    console.print(table)
+
+
 @app.command("backfill")
 def bench_backfill(  # noqa: PLR0917 - typer maps each option to a parameter
     users: int = typer.Option(10_000, min=1, max=100_000, help="Users in the emulator."),

@@ -66,9 +66,13 @@ CALLS: dict[str, Callable[[SyncStore, JobStore, MembershipSyncClaims], Any]] = {
     "job get": lambda _s, j, _c: j.get("job_1"),
     "job save": lambda _s, j, _c: j.save(JOB, expected_offset=0),
     "jobs started_by": lambda _s, j, _c: j.started_by("user_1"),
-    "claim": lambda _s, _j, c: c.claim("user_1", 10, only_if_never_synced=True, window_ms=5),
+    "held_unchanged": lambda s, _j, _c: s.held_unchanged([MEMBERSHIP, MEMBERSHIP], CTX),
+    "job keep_listed": lambda _s, j, _c: j.keep_listed("job_1", 0, ["user_1"]),
+    "job listed": lambda _s, j, _c: j.listed("job_1"),
+    "claim_again": lambda _s, _j, c: c.claim_again("user_1", 5, 10, only_if_never_synced=True),
     "mark_synced": lambda _s, _j, c: c.mark_synced("user_1", 10),
     "claim state": lambda _s, _j, c: c.state("user_1"),
+    "legacy_synced": lambda _s, _j, c: c.legacy_synced("user_1"),
 }
 
 
