@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeSerializer
 
-from clerk_sync import items
+from clerk_sync import items, keys
 from clerk_sync.items import METADATA_TRUNCATED, ItemPolicy, WriteContext
 from clerk_sync.jsondata import MAX_JSON_DEPTH
 from clerk_sync.models import Membership, Organization, User
@@ -188,3 +189,18 @@ def test_user_stores_deprovisioned_banned_and_locked() -> None:
     item = items.user_item(_user(banned=True, locked=True, deprovisioned=True), CTX, POLICY)
     assert (item["banned"], item["locked"], item["deprovisioned"]) == (True, True, True)
     assert items.user_item(_user(), CTX, POLICY)["deprovisioned"] is False
+
+
+def test_a_user_profile_write_names_every_attribute_any_user_item_carries() -> None:
+    """A profile write removes by name what it does not set (decision 0026): an attribute missing from
+    `user_attributes()` would outlive the rewrite that should drop it."""
+    payload = json.loads((Path(__file__).parents[1] / "clerk" / "webhook-examples" / "user.created.json").read_text())
+    user = User.model_validate(payload["data"])
+    everything = ItemPolicy(store_private_metadata=True, scrub_pii_on_delete=False)
+    carried = (
+        set(items.user_item(user, CTX, everything))
+        | set(items.user_item(user, CTX, POLICY))
+        | set(items.provisional_user_item(user.id, {"email": "a@example.com", "username": "a"}, CTX))
+    )
+    keys_only = {keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK}
+    assert carried - keys_only <= items.user_attributes()
