@@ -1,5 +1,6 @@
 """`clerk-sync bench coldstart` measures what it says: every handler answers its realistic first event in a fresh
-interpreter against moto and the emulator, next to a floor of its own. Figures are printed, never judged here."""
+interpreter against moto and the emulator, next to a floor of its own. Figures are printed, never judged here; what
+the cold starts loaded is."""
 
 from __future__ import annotations
 
@@ -16,3 +17,5 @@ def test_coldstart_bench_answers_each_handlers_first_event_and_reports_its_floor
         assert abs(row["ratio"] - row["median_ms"] / row["floor_ms"]) < 0.02
         assert row["goal"] == "< 1.0"
         assert row["module"] == f"clerk_sync.handlers.{name}"
+        # docs/decisions/0025: none of these on any handler's cold path, first event included.
+        assert not {"boto3", "s3transfer", "pydantic_settings", "httpx"} & set(row["loaded"]), name

@@ -135,6 +135,9 @@ def bench_backfill(  # noqa: PLR0917 - typer maps each option to a parameter
 def bench_coldstart(
     runs: int = typer.Option(10, min=1, max=100, help="Fresh interpreters per handler (and per floor)."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON instead of a table."),
+    functions_dir: Annotated[
+        Path | None, typer.Option("--functions-dir", help="Measure this functions/ tree (e.g. an older revision's).")
+    ] = None,
 ) -> None:
     """Each handler's cold start (import + first event, against moto and the emulator) against the floor of
     `import boto3` and the clients it needs: medians of fresh interpreters."""
@@ -144,7 +147,7 @@ def bench_coldstart(
 
     console.print(f"Timing {runs} cold starts per handler and per floor on a local stack…", highlight=False)
     try:
-        figures = measure_cold_starts(runs)
+        figures = measure_cold_starts(runs, functions_dir)
     except RuntimeError as error:
         fail(str(error))
     if as_json:
@@ -159,5 +162,6 @@ def bench_coldstart(
             highlight=False,
         )
     for name, row in figures["handlers"].items():
-        console.print(f"  floor of {name}: {row['floor']}; loaded: {', '.join(row['loaded']) or '-'}", highlight=False)
+        loaded = ", ".join(row["loaded"]) or "none of the watched"
+        console.print(f"  {name}: floor = {row['floor']}; its cold start loaded {loaded}", highlight=False)
     console.print(f"Python {figures['python']}, median of {figures['runs']} fresh interpreters each", highlight=False)
