@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build the Lambda dependency layer (arm64, Python 3.14) without Docker; see docs/decisions/0005.
+"""Build the Lambda dependency layer (arm64, Python 3.11) without Docker; see docs/decisions/0005 and 0024.
 
     python3 layers/build.py            # build layers/build/python unless it is up to date
     python3 layers/build.py --force    # rebuild anyway
@@ -33,11 +33,11 @@ STAMP = BUILD_DIR / ".stamp"  # excluded from the layer asset (infra/functions.p
 # Already in the Lambda Python runtime; shipping them would only add ~30 MB and shadow AWS's versions.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"})
 PIP_OPTIONS = (
-    "--no-compile",  # host-Python .pyc files are useless to the 3.14 runtime
+    "--no-compile",  # the runtime compiles what it imports; host-built .pyc files would only add size
     "--no-deps",
     "--platform=manylinux2014_aarch64",
     "--only-binary=:all:",
-    "--python-version=3.14",
+    "--python-version=3.11",  # infra/functions.py RUNTIME (docs/decisions/0024)
     "--implementation=cp",
 )
 EXPORT_COMMAND = ("uv", "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project")

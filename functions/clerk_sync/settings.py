@@ -1,18 +1,19 @@
 """Typed settings per concern, read from the environment once per cold start (`clerk_sync.wiring` caches them).
 
 Names follow Clerk's own (`CLERK_SECRET_KEY`, `CLERK_WEBHOOK_SECRET`, ...). On AWS the secrets come from
-one Secrets Manager secret (`CLERK_SECRETS_ARN`, a JSON object with the same keys), read through
-Powertools Parameters with caching; locally they come straight from the environment. A missing or
+one Secrets Manager secret (`CLERK_SECRETS_ARN`, a JSON object with the same keys), read with botocore and
+kept for `SECRETS_MAX_AGE_SECONDS`; locally they come straight from the environment. A missing or
 malformed variable fails at cold start with an error that names it.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+import os
+import time
+from typing import Any, Self
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clerk_sync import resources
 from clerk_sync.clerk.instance import INSTANCE_ID_PATTERN
@@ -26,8 +27,29 @@ def _split_list(value: Any) -> Any:
     return value
 
 
-class _Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True)
+def environment_values(fields: dict[str, Any]) -> dict[str, str]:
+    """The environment's value for each field, by its name in any case (`TABLE_NAME` sets `table_name`), as text."""
+    found = {name.lower(): value for name, value in os.environ.items() if name.lower() in fields}
+    return {name: found[name] for name in fields if name in found}
+
+
+class _Settings(BaseModel):
+    """Settings from the environment: a field reads the variable of its name (any case), as it is, never JSON-decoded;
+    values passed in win. A missing or malformed one raises pydantic's ValidationError, naming the field.
+
+    A plain pydantic model, not pydantic-settings (whose import costs a cold start ~100 ms for what this does;
+    docs/decisions/0025).
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    def __init__(self, **values: Any) -> None:
+        super().__init__(**{**environment_values(type(self).model_fields), **values})
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        """`cls()`, for type checkers: a required field comes from the environment, not from an argument."""
+        return cls()
 
 
 class SecretSettings(_Settings):
@@ -57,8 +79,8 @@ class WebhookSettings(_Settings):
 
     # Clerk calls it CLERK_WEBHOOK_SECRET in older docs and CLERK_WEBHOOK_SIGNING_SECRET in newer ones;
     # each may hold several secrets (space- or comma-separated) while one is being rotated.
-    clerk_webhook_secret: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    clerk_webhook_signing_secret: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    clerk_webhook_secret: list[str] = Field(default_factory=list)
+    clerk_webhook_signing_secret: list[str] = Field(default_factory=list)
     events_queue_url: str
     webhook_max_body_bytes: int = Field(default=resources.WEBHOOK_MAX_BODY_BYTES, gt=0, le=200 * 1024)
 
@@ -99,23 +121,32 @@ class SyncSettings(_Settings):
     events_queue_url: str | None = None
 
 
-def load_secrets(settings: SecretSettings) -> dict[str, Any]:
-    """The JSON object in the Secrets Manager secret, cached by Powertools for `max_age` seconds."""
-    if not settings.clerk_secrets_arn:
-        return {}
-    # Imported here: only AWS deployments pay for Parameters and its boto3 client.
-    from aws_lambda_powertools.utilities import parameters
+# The secret's JSON object by ARN, with the monotonic time it was read: read again once older than its max age.
+_secrets: dict[str, tuple[float, dict[str, Any]]] = {}
 
-    raw = parameters.get_secret(settings.clerk_secrets_arn, max_age=settings.secrets_max_age_seconds)
-    value = json.loads(raw) if isinstance(raw, str) else json.loads(bytes(raw))
+
+def load_secrets(settings: SecretSettings) -> dict[str, Any]:
+    """The JSON object in the Secrets Manager secret, kept for `secrets_max_age_seconds` (0: read every time)."""
+    arn = settings.clerk_secrets_arn
+    if not arn:
+        return {}
+    cached = _secrets.get(arn)
+    if cached is not None and time.monotonic() - cached[0] < settings.secrets_max_age_seconds:
+        return cached[1]
+    # Imported here: only AWS deployments pay for the Secrets Manager client (from the container's one session).
+    from clerk_sync.aws import secret_string
+    from clerk_sync.wiring import aws_session
+
+    value = json.loads(secret_string(aws_session(), arn))
     if not isinstance(value, dict):
         raise ValueError("the secret at CLERK_SECRETS_ARN must be a JSON object")
+    _secrets[arn] = (time.monotonic(), value)
     return value
 
 
 def load_webhook_settings() -> WebhookSettings:
     """The receiver's settings, its secrets from `CLERK_SECRETS_ARN` when set, else from the environment."""
-    settings = WebhookSettings()  # required fields come from the environment
+    settings = WebhookSettings.from_environment()
     secrets = load_secrets(SecretSettings())
     from_secret = _split_list(secrets.get("CLERK_WEBHOOK_SIGNING_SECRET", "")) + _split_list(
         secrets.get("CLERK_WEBHOOK_SECRET", "")

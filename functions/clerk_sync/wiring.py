@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from clerk_sync.api.settings import AccessSettings
     from clerk_sync.auth.settings import AuthSettings
     from clerk_sync.auth.tokens import SessionVerifier
-    from clerk_sync.aws import RequestMeter
+    from clerk_sync.aws import AwsSession, RequestMeter
     from clerk_sync.budget.shared import SharedClerkBudget
     from clerk_sync.clerk.client import ClerkClient
     from clerk_sync.clerk.settings import ClerkSettings
@@ -88,7 +88,7 @@ def instance_settings() -> InstanceSettings:
 def store_settings() -> StoreSettings:
     from clerk_sync.settings import StoreSettings
 
-    return StoreSettings()
+    return StoreSettings.from_environment()
 
 
 @singleton
@@ -110,7 +110,7 @@ def auth_settings() -> AuthSettings:
     """The verifier's settings; a missing CLERK_ISSUER or a malformed value fails here, naming the variable."""
     from clerk_sync.auth.settings import AuthSettings
 
-    return AuthSettings()
+    return AuthSettings.from_environment()
 
 
 @singleton
@@ -132,17 +132,25 @@ def dynamodb_meter() -> RequestMeter:
 
 
 @singleton
+def aws_session() -> AwsSession:
+    """The botocore session every AWS client of this container is created from."""
+    from clerk_sync.aws import new_session
+
+    return new_session()
+
+
+@singleton
 def dynamodb_client() -> DynamoDBClient:
     from clerk_sync.aws import dynamodb_client as build
 
-    return build(dynamodb_meter())
+    return build(aws_session(), dynamodb_meter())
 
 
 @singleton
 def sqs_client() -> SQSClient:
     from clerk_sync.aws import sqs_client as build
 
-    return build()
+    return build(aws_session())
 
 
 @singleton
@@ -229,7 +237,8 @@ def clerk_budget() -> SharedClerkBudget | None:
     from clerk_sync.budget.shared import SharedClerkBudget
     from clerk_sync.store import ClerkBudgetItem, Table
 
-    return SharedClerkBudget(ClerkBudgetItem(Table(budget_dynamodb_client(), table_name)), settings.budget_limits)
+    item = ClerkBudgetItem(Table(budget_dynamodb_client(aws_session()), table_name))
+    return SharedClerkBudget(item, settings.budget_limits)
 
 
 def forget_clerk_client() -> None:

@@ -84,7 +84,7 @@ def _standalone_api(cache_ttl_seconds: int) -> dict[str, Any]:
         key: lambda_.Function(
             stack,
             key,
-            runtime=lambda_.Runtime.PYTHON_3_14,
+            runtime=lambda_.Runtime.PYTHON_3_11,
             handler="index.handler",
             code=lambda_.Code.from_inline("def handler(event, context):\n    return None\n"),
         )

@@ -65,12 +65,12 @@ def test_layer_requirements_leave_out_what_the_runtime_provides() -> None:
     assert {"boto3", "botocore"} <= build.RUNTIME_PROVIDED
 
 
-def test_layer_pip_options_target_lambda_arm64_python_314_wheels_only() -> None:
+def test_layer_pip_options_target_lambda_arm64_python_311_wheels_only() -> None:
     options = _load_build_script().PIP_OPTIONS
     for option in (
         "--platform=manylinux2014_aarch64",
         "--only-binary=:all:",
-        "--python-version=3.14",
+        "--python-version=3.11",
         "--implementation=cp",
         "--no-compile",
         "--no-deps",

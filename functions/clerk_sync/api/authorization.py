@@ -88,9 +88,9 @@ def authorize(
         logger.error("session keys unavailable", extra={"error": error.code})
         return Decision(True, Caller.unauthenticated(error.code, "session keys cannot be fetched", 503), error.code)
 
+    sync = service()  # built on a container's first login: its AWS clients are not Clerk's time
     # The Clerk client's clock is time.monotonic too; a deadline, not a budget, so user and org share it.
     deadline = clock() + login_budget_seconds
-    sync = service()
     try:
         login = sync.ensure_login_user(claims.user_id, _provisional_fields(claims), deadline=deadline)
         if login.deleted:

@@ -5,10 +5,9 @@ The authorizer's budget for a login is `LOGIN_SYNC_BUDGET_SECONDS`, in `clerk_sy
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import NoDecode
 
 from clerk_sync.items import stored_metadata
 from clerk_sync.settings import _Settings, _split_list
@@ -19,7 +18,7 @@ class AccessSettings(_Settings):
     SYNC_CALLER_WINDOW_SECONDS bound what one caller spends of the instance's Clerk rate limit;
     API_SYNC_BUDGET_SECONDS bounds a route's Clerk calls."""
 
-    admin_user_ids: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_user_ids: list[str] = Field(default_factory=list)
     # `key=value` on the stored user's public_metadata that makes them a platform admin; empty disables it.
     admin_metadata_flag: str = "role=admin"
     # Clerk time per sync route (retries and Retry-After waits included; a wait that would end later gives up at

@@ -2,7 +2,7 @@
 verifier is built by `clerk_sync.wiring.session_verifier()`.
 
 The errors load with the package (plain Python), so code that only catches `AuthError` pays nothing. The
-verifier (PyJWT and cryptography), the key sources and the settings (pydantic-settings) load when one of their
+verifier (PyJWT and cryptography), the key sources and the settings (pydantic) load when one of their
 names is first used. The JWKS fetcher adds no import of its own: it uses urllib, which PyJWT already loads.
 """
 

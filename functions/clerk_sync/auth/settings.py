@@ -8,11 +8,10 @@ instance's public key (Dashboard > API keys > Show JWT public key), so they come
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Any, Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import NoDecode
 
 from clerk_sync.settings import _Settings, _split_list
 
@@ -36,7 +35,7 @@ class AuthSettings(_Settings):
     # The exact `iss` of the instance's tokens: its Frontend API URL, e.g. https://clerk.example.com.
     clerk_issuer: str
     # Origins (scheme://host[:port]) whose sessions are accepted; empty means `azp` is not checked.
-    clerk_authorized_parties: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    clerk_authorized_parties: list[str] = Field(default_factory=list)
     # PEM public key: verification without any network call; when set the JWKS is never fetched.
     clerk_jwt_key: str | None = None
     # Defaults to <CLERK_ISSUER>/.well-known/jwks.json, where Clerk's Frontend API (and our emulator) serve it.

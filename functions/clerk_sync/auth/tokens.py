@@ -92,11 +92,11 @@ class SessionVerifier:
         clock: Callable[[], float] = time.time,
     ) -> SessionVerifier:
         """A verifier for `settings` (default: the environment's), with the key source they describe."""
-        # Imported here: pydantic-settings is only needed when settings are read, not by callers passing args.
+        # Imported here: the settings models are only needed when settings are read, not by callers passing args.
         from clerk_sync.auth.jwks import key_source_from_settings
         from clerk_sync.auth.settings import AuthSettings
 
-        settings = settings or AuthSettings()  # required fields come from the environment
+        settings = settings or AuthSettings.from_environment()
         return cls(
             issuer=settings.clerk_issuer,
             key_source=key_source or key_source_from_settings(settings),

@@ -42,6 +42,7 @@ from clerk_sync.clerk.errors import (
     redact,
 )
 from clerk_sync.clerk.instance import ClerkInstance
+from clerk_sync.clerk.limits import MAX_PAGE_SIZE, MAX_USER_IDS
 from clerk_sync.clerk.retry import (
     Clock,
     RetryPolicy,
@@ -56,9 +57,6 @@ from clerk_sync.observability import child_logger
 from clerk_sync.observability import metrics as default_metrics
 from clerk_sync.vocabulary import CLERK_API_URL, ClerkPriority
 
-MAX_PAGE_SIZE: Final = 500
-# User ids one `GET /organizations/{id}/memberships?user_id=...` accepts.
-MAX_USER_IDS: Final = 100
 # Of the time left before a call's deadline, what a wait for the budget leaves for the request itself.
 BUDGET_REQUEST_SHARE: Final = 0.25
 BUDGET_REQUEST_SECONDS_MAX: Final = 1.0

@@ -1,27 +1,26 @@
 """Settings for the Clerk Backend API client (read once per cold start by `clerk_sync.wiring`).
 
 `CLERK_SECRET_KEY` comes from the environment locally, or from the JSON secret at `CLERK_SECRETS_ARN` on AWS
-(same key name), through `clerk_sync.settings.load_secrets` and its Powertools cache.
+(same key name), through `clerk_sync.settings.load_secrets` and its cache.
 """
 
 from __future__ import annotations
 
 import os
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from clerk_sync.budget.bucket import BucketLimits
 from clerk_sync.clerk.retry import RetryPolicy
-from clerk_sync.settings import SecretSettings, load_secrets
+from clerk_sync.settings import SecretSettings, _Settings, load_secrets
 from clerk_sync.vocabulary import CLERK_API_URL
 
 
-class ClerkSettings(BaseSettings):
+class ClerkSettings(_Settings):
     """Where Clerk is, the key to call it with, and how patient to be."""
 
     # hide_input_in_errors: a malformed key (say "Bearer sk_live_...") must not be quoted in the cold-start error.
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, frozen=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     clerk_secret_key: SecretStr
     # Without /v1: the client adds the version, as Clerk's own SDKs do with CLERK_API_URL.
@@ -95,4 +94,4 @@ def load_clerk_settings() -> ClerkSettings:
     if secret_key:
         return ClerkSettings(clerk_secret_key=secret_key)
     # CLERK_SECRET_KEY comes from the environment; a missing one fails here, naming the variable.
-    return ClerkSettings()
+    return ClerkSettings.from_environment()

@@ -6,14 +6,20 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
-    APIGatewayAuthorizerResponseV2,
-)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from clerk_sync.api.authorization import authorize
 from clerk_sync.observability import count, log_metrics, logger, metrics
 from clerk_sync.wiring import access_settings, session_verifier, sync_service, sync_settings
+
+
+def simple_response(allowed: bool, context: dict[str, Any]) -> dict[str, Any]:
+    """HTTP API's simple authorizer response, as Powertools' `APIGatewayAuthorizerResponseV2.asdict()` shapes it
+    (without importing its data classes, ~30 ms of a cold start): `context` only when it holds something."""
+    response: dict[str, Any] = {"isAuthorized": allowed}
+    if context:
+        response["context"] = context
+    return response
 
 
 @log_metrics
@@ -40,4 +46,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.info("caller authorized", extra={**fields, "login_source": caller.loginSource})
     if login is not None and login.fallback is not None:
         count("LoginFallback", Tier=login.fallback.value)
-    return APIGatewayAuthorizerResponseV2(authorize=decision.allowed, context=decision.caller.context()).asdict()
+    return simple_response(decision.allowed, decision.caller.context())

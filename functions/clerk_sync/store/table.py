@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from clerk_sync import keys
+from clerk_sync.store.attributes import TypeDeserializer, TypeSerializer
 from clerk_sync.store.errors import StoreUnavailableError
 
 if TYPE_CHECKING:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from clerk_sync.clerk.client import MAX_PAGE_SIZE, MAX_USER_IDS, Page
 from clerk_sync.clerk.errors import ClerkNotFoundError
+from clerk_sync.clerk.limits import MAX_PAGE_SIZE, MAX_USER_IDS
 from clerk_sync.jobs import Job, JobKind, JobStage, JobStatus, new_job_id
 from clerk_sync.models import Membership
 from clerk_sync.observability import child_logger
@@ -27,6 +27,9 @@ from clerk_sync.reports import ChangeOutcome, SyncReport
 from clerk_sync.sync.deps import SyncDeps, SyncRun
 from clerk_sync.sync.writes import Writes, unrefreshed_since
 from clerk_sync.vocabulary import SyncSource
+
+if TYPE_CHECKING:
+    from clerk_sync.clerk.client import Page
 
 logger = child_logger()
 

@@ -257,3 +257,39 @@ def bench_backfill(  # noqa: PLR0917 - typer maps each option to a parameter
         output.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     if bench.differences:
         fail(f"the table does not equal the emulator: {bench.differences[:5]}")
+
+
+@app.command("coldstart")
+def bench_coldstart(
+    runs: int = typer.Option(10, min=1, max=100, help="Fresh interpreters per handler (and per floor)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON instead of a table."),
+    functions_dir: Annotated[
+        Path | None, typer.Option("--functions-dir", help="Measure this functions/ tree (e.g. an older revision's).")
+    ] = None,
+) -> None:
+    """Each handler's cold start (import + first event, against moto and the emulator) against the floor of
+    `import boto3` and the clients it needs: medians of fresh interpreters."""
+    import json
+
+    from clerk_sync_local.bench.coldstart import measure_cold_starts
+
+    console.print(f"Timing {runs} cold starts per handler and per floor on a local stack…", highlight=False)
+    try:
+        figures = measure_cold_starts(runs, functions_dir)
+    except RuntimeError as error:
+        fail(str(error))
+    if as_json:
+        console.print_json(json.dumps(figures))
+        return
+    console.print(f"{'handler':<11} {'median ms':>9} {'floor ms':>8} {'ratio':>6}  goal", highlight=False)
+    for name, row in figures["handlers"].items():
+        verdict = "met" if row["met"] else "not met"
+        console.print(
+            f"{name:<11} {row['median_ms']:>9.1f} {row['floor_ms']:>8.1f} {row['ratio']:>6.2f}  "
+            f"{row['goal']} {verdict}",
+            highlight=False,
+        )
+    for name, row in figures["handlers"].items():
+        loaded = ", ".join(row["loaded"]) or "none of the watched"
+        console.print(f"  {name}: floor = {row['floor']}; its cold start loaded {loaded}", highlight=False)
+    console.print(f"Python {figures['python']}, median of {figures['runs']} fresh interpreters each", highlight=False)

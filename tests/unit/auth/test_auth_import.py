@@ -1,4 +1,5 @@
-"""Cold-start cost: the package loads only its errors; the verifier needs PyJWT, never httpx, boto3 or Powertools."""
+"""Cold-start cost: the package loads only its errors; the verifier needs PyJWT, never httpx, boto3, pydantic-settings
+or Powertools."""
 
 from __future__ import annotations
 
@@ -61,14 +62,14 @@ def test_auth_pem_path_fresh_import_and_verify_load_no_httpx_boto3_or_powertools
 
     assert loaded["package"] == []  # errors only: catching AuthError costs nothing
     assert loaded["tokens"] == ["jwt"]
-    assert loaded["ready"] == ["jwt", "pydantic_settings"]
+    assert loaded["ready"] == ["jwt"]
     assert loaded["user_id"] == claims()["sub"]
 
 
 def test_auth_jwks_path_fresh_verifier_loads_no_httpx_before_or_for_its_fetcher() -> None:
     loaded = _probe(CLERK_ISSUER=ISSUER)
 
-    assert loaded["ready"] == ["jwt", "pydantic_settings"]
+    assert loaded["ready"] == ["jwt"]
 
 
 def test_auth_package_unknown_attribute_raises_attribute_error() -> None:

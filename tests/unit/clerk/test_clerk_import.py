@@ -36,7 +36,7 @@ def test_clerk_package_fresh_import_loads_no_boto3_and_defers_httpx() -> None:
 
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert loaded["package"] == {"boto3": False, "httpx": False, "pydantic_settings": False}
-    assert loaded["client"] == {"boto3": False, "httpx": True, "pydantic_settings": True}
+    assert loaded["client"] == {"boto3": False, "httpx": True, "pydantic_settings": False}
 
 
 def test_clerk_package_unknown_attribute_raises_attribute_error() -> None:
