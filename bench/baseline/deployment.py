@@ -23,6 +23,19 @@ WEBHOOK_PATH = "/baseline/webhooks/clerk"
 PREFIX = "clerk-sync-baseline"
 
 
+def table_resource(moto: Any, name: str) -> Any:
+    """A boto3 Table of `name` on this moto, through boto3's default session like a Lambda function's clients
+    (request meters hook in there)."""
+    resource: Any = boto3.resource(
+        "dynamodb",
+        endpoint_url=moto.endpoint_url,
+        region_name=moto.region,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto's fake credentials
+    )
+    return resource.Table(name)
+
+
 class BaselineDeployment:
     """Start with `with BaselineDeployment(moto, clerk_url, key, secret) as baseline:`; point Clerk at `webhook_url`.
 
@@ -46,15 +59,7 @@ class BaselineDeployment:
         self._moto = moto
         self._timed = timed or (lambda _name, handler: handler)
         self.resources: LocalResources = create_resources(moto.client("dynamodb"), moto.client("sqs"), prefix)
-        # Through boto3's default session, like a Lambda function's clients (request meters hook in there).
-        resource: Any = boto3.resource(
-            "dynamodb",
-            endpoint_url=moto.endpoint_url,
-            region_name=moto.region,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto's fake credentials
-        )
-        self.table = NaiveTable(resource.Table(self.resources.table_name))
+        self.table = NaiveTable(table_resource(moto, self.resources.table_name))
         self.sqs = boto3.client(
             "sqs",
             endpoint_url=moto.endpoint_url,

@@ -64,6 +64,7 @@ def webhook_sections(options: BenchOptions) -> list[Section]:
 def _full_sync_comparison(sizes: Sequence[int]) -> list[dict[str, Any]]:
     """Clerk calls and seconds of one full user sync per membership count, clerk-sync and the baseline."""
     from bench.baseline.clerk import NaiveClerk
+    from bench.baseline.deployment import table_resource
     from bench.baseline.store import NaiveTable
     from bench.baseline.sync import full_user_sync
     from clerk_sync import wiring
@@ -74,7 +75,7 @@ def _full_sync_comparison(sizes: Sequence[int]) -> list[dict[str, Any]]:
     with bench_stack() as bench:
         baseline = create_resources(bench.moto.client("dynamodb"), bench.moto.client("sqs"), "clerk-sync-baseline")
         naive = NaiveClerk(bench.clerk.url, bench.clerk.secret_key)
-        table = NaiveTable(_table(bench.moto, baseline.table_name))
+        table = NaiveTable(table_resource(bench.moto, baseline.table_name))
         for size in sizes:
             user_id = _user_with_memberships(bench.clerk, size)
             bench.clerk.reset_stats()
@@ -88,19 +89,6 @@ def _full_sync_comparison(sizes: Sequence[int]) -> list[dict[str, Any]]:
             rows.append({"memberships": size, "clerk-sync": ours, "baseline": theirs})
         naive.close()
     return rows
-
-
-def _table(moto: Any, name: str) -> Any:
-    import boto3
-
-    resource: Any = boto3.resource(
-        "dynamodb",
-        endpoint_url=moto.endpoint_url,
-        region_name=moto.region,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - moto's fake credentials
-    )
-    return resource.Table(name)
 
 
 # The design's bound on DynamoDB requests per event as first applied: one write for every complete upsert
