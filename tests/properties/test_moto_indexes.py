@@ -130,7 +130,7 @@ def _everything(client: Any, table: str) -> dict[str, Any]:
     return answers
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(history=st.lists(operations, max_size=14))
 def test_indexed_moto_answers_as_moto_does(motos: list[tuple[Any, str]], history: list[tuple[Any, ...]]) -> None:
     for client, table in motos:
