@@ -3,7 +3,7 @@
 moto answers every Query by walking (and sorting) the whole table, base-table queries by partition key included,
 and every TransactWriteItems deep-copies each table it touches first. With a backfill's 32,000 items that made
 one GSI query cost ~0.25 s and one at 50,000 items over a second (docs/decisions/0023). DynamoDB does neither.
-`install()` changes three things in the moto server's process, none of what moto answers:
+`install()` changes what moto walks, copies and serializes in the moto server's process, never what it answers:
 
 - a base-table Query reads only its partition, and a Scan page walks the keys in order from its start key;
 - a GSI Query reads only the items whose index hash key it asks for, from an index kept on every write
@@ -84,8 +84,10 @@ class TableIndex:
             self._order = sorted(self._present, key=_sort_key)
         position = 0 if start is None else bisect.bisect_right(self._order, _sort_key(start), key=_sort_key)
         following = self._order[position:] if count is None else self._order[position : position + count]
-        found = (_stored(table, hash_key, range_key) for hash_key, range_key in following)
-        return [item for item in found if item is not None]
+        found = [item for item in (_stored(table, *primary) for primary in following) if item is not None]
+        if count is not None and len(found) < len(following):  # a key gone unseen: never cut a page short
+            return self.after(table, start)
+        return found
 
 
 def _stored(table: Any, hash_key: Any, range_key: Any) -> Any:
