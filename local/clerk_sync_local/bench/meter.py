@@ -1,7 +1,8 @@
 """Every DynamoDB and SQS request the functions make, as sent and answered, for the cost model (`cost.py`).
 
-The hooks sit on boto3's default session, which the handlers' clients (and the baseline's) are built from: install
-the meter before the stack creates them. It records the raw JSON of each request and answer, so what is billed
+The hooks sit on boto3's default session, which the baseline's clients are built from, and on every botocore session
+the functions create (`clerk_sync.aws.new_session`, one per container): install the meter before the stack creates
+its clients. It records the raw JSON of each request and answer, so what is billed
 (item sizes, consistent reads, transactions, message sizes) is read from what went over the wire.
 """
 
@@ -50,24 +51,47 @@ class AwsMeter:
         self.recording = True
         self._pending: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._session: Any = None
+        self._events: list[Any] = []  # the event systems hooked
+        self._new_session: Any = None
 
     def install(self) -> Self:
+        from clerk_sync import aws
+
         if boto3.DEFAULT_SESSION is None:
             boto3.setup_default_session()
-        self._session = boto3.DEFAULT_SESSION
-        for service in _SERVICES:
-            self._session.events.register(f"before-call.{service}", self._before)
-            self._session.events.register(f"after-call.{service}", self._after)
+        default: Any = boto3.DEFAULT_SESSION
+        self._hook(default.events)
+        self._new_session = aws.new_session
+
+        def metered_session() -> Any:
+            session = self._new_session()
+            self._hook(session.get_component("event_emitter"))
+            return session
+
+        aws.new_session = metered_session
         return self
 
-    def uninstall(self) -> None:
-        if self._session is None:
-            return
+    def _hook(self, events: Any) -> None:
         for service in _SERVICES:
-            self._session.events.unregister(f"before-call.{service}", self._before)
-            self._session.events.unregister(f"after-call.{service}", self._after)
-        self._session = None
+            events.register(f"before-call.{service}", self._before)
+            events.register(f"after-call.{service}", self._after)
+        self._events.append(events)
+
+    def uninstall(self) -> None:
+        """Stops recording; clients made meanwhile keep a copy of the hooks (botocore copies a session's events
+        into each client), so the flag, not the unregistering, is what stops them."""
+        from clerk_sync import aws
+
+        self.recording = False
+
+        if self._new_session is not None:
+            aws.new_session = self._new_session
+            self._new_session = None
+        for events in self._events:
+            for service in _SERVICES:
+                events.unregister(f"before-call.{service}", self._before)
+                events.unregister(f"after-call.{service}", self._after)
+        self._events = []
 
     def _before(self, model: Any, params: dict[str, Any], context: Any, **_: Any) -> None:
         if self.recording:
