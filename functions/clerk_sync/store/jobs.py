@@ -9,6 +9,7 @@ from clerk_sync import keys
 from clerk_sync.jobs import JOB_TTL_SECONDS, Job, job_from_item, job_item
 from clerk_sync.store import conditions as when
 from clerk_sync.store.errors import StoreConflictError
+from clerk_sync.store.seen import ids_under, keep_ids
 from clerk_sync.store.table import Table, placeholders
 
 JOB_LISTED_ENTITY = "job_listed"
@@ -43,17 +44,13 @@ class JobStore:
     def keep_listed(self, job_id: str, offset: int, listed: Iterable[str]) -> None:
         """The scope keys (user ids of an organization's members, organization ids of a user's memberships) a step
         read from `offset` and did not write; a redelivered step replaces its own. They expire with the job."""
-        fields = {"ids": sorted(set(listed)) or [""], "entity": JOB_LISTED_ENTITY, keys.TTL_ATTRIBUTE: _expiry()}
-        self._table.update(keys.job_listed_key(job_id, offset), fields)
+        keep_ids(
+            self._table, keys.job_listed_key(job_id, offset), listed, entity=JOB_LISTED_ENTITY, expires_at=_expiry()
+        )
 
     def listed(self, job_id: str) -> set[str]:
         """Every scope key the job's steps noted with `keep_listed`."""
-        found = self._table.query(
-            KeyConditionExpression=f"{keys.PK} = :pk AND begins_with({keys.SK}, :prefix)",
-            ExpressionAttributeValues=placeholders(pk=keys.JOB_PREFIX + job_id, prefix=keys.SEEN_PREFIX),
-            ConsistentRead=True,
-        )
-        return {one for item in found for one in item.get("ids", []) if one}
+        return ids_under(self._table, keys.JOB_PREFIX + job_id)
 
     def started_by(self, user_id: str) -> list[Job]:
         """The jobs the user started (GSI1, eventually consistent)."""

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from clerk_sync import keys
 from clerk_sync.runs import RUN_TTL_SECONDS, Run, RunKind, run_from_item, run_item
 from clerk_sync.store.errors import StoreConflictError
+from clerk_sync.store.seen import ids_under, keep_ids
 from clerk_sync.store.table import Table, placeholders
 
 # A run's progress is saved only over the step it started from: a redelivered or raced step loses.
@@ -49,14 +50,8 @@ class RunStore:
 
     def keep_seen(self, run_id: str, page: int, ids: Iterable[str]) -> None:
         """The ids one listed page held (a rewrite of the same page replaces it); they expire with the run."""
-        fields = {"ids": sorted(set(ids)) or [""], "entity": "run_seen", keys.TTL_ATTRIBUTE: _expiry()}
-        self._table.update(keys.run_seen_key(run_id, page), fields)
+        keep_ids(self._table, keys.run_seen_key(run_id, page), ids, entity="run_seen", expires_at=_expiry())
 
     def seen(self, run_id: str) -> set[str]:
         """Every id the run's listed pages held."""
-        found = self._table.query(
-            KeyConditionExpression=f"{keys.PK} = :pk AND begins_with({keys.SK}, :prefix)",
-            ExpressionAttributeValues=placeholders(pk=keys.RUN_PREFIX + run_id, prefix=keys.SEEN_PREFIX),
-            ConsistentRead=True,
-        )
-        return {one for item in found for one in item.get("ids", []) if one}
+        return ids_under(self._table, keys.RUN_PREFIX + run_id)

@@ -122,6 +122,10 @@ def _latency(series: dict[str, list[float]], path: Path) -> None:
     axis.set_title("Webhook → table latency (cumulative)")
     axis.grid(alpha=0.3)
     axis.legend()
+    _save(plt, figure, path)
+
+
+def _save(plt: Any, figure: Any, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -138,9 +142,7 @@ def _throughput(series: dict[str, list[list[float]]], path: Path) -> None:
     axis.set_title("Webhook burst: events applied over time")
     axis.grid(alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 def _bulk(series: dict[str, list[float]], path: Path) -> None:
@@ -160,9 +162,7 @@ def _bulk(series: dict[str, list[float]], path: Path) -> None:
     axis.set_title("Full user sync: Clerk calls by membership count")
     axis.grid(alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 def _backfill(series: dict[str, Any], path: Path) -> None:
@@ -178,9 +178,7 @@ def _backfill(series: dict[str, Any], path: Path) -> None:
     axis.set_title("Backfill progress")
     axis.grid(alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 def _cost(series: dict[str, dict[str, float]], path: Path) -> None:
@@ -198,9 +196,7 @@ def _cost(series: dict[str, dict[str, float]], path: Path) -> None:
     axis.set_ylabel("USD per million webhook events")
     axis.set_title("Cost per million webhook events (us-east-1 list prices)")
     axis.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save(plt, figure, path)
 
 
 # series name → (file, title, plotter)
