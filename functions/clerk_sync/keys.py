@@ -17,6 +17,9 @@ The store, the tests, the local stack and the CDK stack all read these names, so
 | Clerk budget | BUDGET#clerk    | STATE             |                    |               |
 | failure note | FAILURE#<msg>   | LAST              |                    |               |
 | freshness    | FRESHNESS#webhooks | LAST           |                    |               |
+| history entry | HISTORY#<entity>#<id> | AT#<ms>#<ref> |                  |               |
+| history counts | HISTORY#<entity>#<id> | COUNTS       |                    |               |
+| outcomes     | OUTCOMES#<hour> | COUNTS            |                    |               |
 
 GSI1 holds two kinds of rows per user, told apart by the GSI1SK prefix: live memberships (`ORG#`) and
 the jobs the user started (`JOB#`). When the user's memberships were last asked for and synced from Clerk is on
@@ -29,6 +32,9 @@ or reconcile) keeps its checkpoint in its `STATE` item and, for reconcile, the i
 The worker's own notes: a failure note per SQS message id that failed (its last error, what `clerk-sync dlq` shows
 beside a dead letter; expires with the DLQ's retention), and one freshness item saying when a webhook was last
 processed (what `GET /api/sync/status` answers as `last_webhook_at`).
+Each applied write leaves a history entry for its entity (ids, source, outcome, version: no PII) and stale or
+duplicate deliveries are counted on the entity's `COUNTS` item; both expire with the TTL (HISTORY_TTL_DAYS). The
+outcomes of one UTC hour are summed on its `OUTCOMES#` item (store/history.py).
 """
 
 from __future__ import annotations
@@ -126,3 +132,30 @@ def failure_key(message_id: str) -> Key:
 
 def webhook_freshness_key() -> Key:
     return {PK: FRESHNESS_PREFIX + "webhooks", SK: LAST_SK}
+
+
+HISTORY_PREFIX: Final = "HISTORY#"
+HISTORY_AT_PREFIX: Final = "AT#"
+COUNTS_SK: Final = "COUNTS"
+OUTCOMES_PREFIX: Final = "OUTCOMES#"
+
+
+def history_partition(entity: str, entity_id: str) -> str:
+    """One entity's history (`HISTORY#user#<id>`, `HISTORY#membership#<org>/<user>`): apart from the record itself,
+    so no query or cascade of the records ever meets an entry."""
+    return f"{HISTORY_PREFIX}{entity}#{entity_id}"
+
+
+def history_entry_key(entity: str, entity_id: str, at_ms: int, ref: str) -> Key:
+    """An entry, sorted by time; `ref` (the event id, or a write's own id) keeps two entries of one ms apart."""
+    return {PK: history_partition(entity, entity_id), SK: f"{HISTORY_AT_PREFIX}{at_ms:013d}#{ref}"}
+
+
+def history_counts_key(entity: str, entity_id: str) -> Key:
+    """The entity's stale and duplicate deliveries, counted rather than kept one by one."""
+    return {PK: history_partition(entity, entity_id), SK: COUNTS_SK}
+
+
+def outcomes_key(hour: str) -> Key:
+    """The outcomes of every write in one UTC hour (`YYYY-MM-DDTHH`), summed: what the console charts."""
+    return {PK: OUTCOMES_PREFIX + hour, SK: COUNTS_SK}

@@ -221,17 +221,45 @@ class Table:
             old_items=[_old_item(reason.get("Item")) for reason in reasons],
         )
 
+    def add(self, key: dict[str, str], counters: Mapping[str, int], assignments: Mapping[str, Any]) -> None:
+        """One UpdateItem that ADDs to `counters` (from 0 where absent) and SETs `assignments`, unconditionally."""
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        added, assigned = [], []
+        for i, (name, amount) in enumerate(counters.items()):
+            names[f"#c{i}"], values[f":c{i}"] = name, _serializer.serialize(amount)
+            added.append(f"#c{i} :c{i}")
+        for i, (name, value) in enumerate(assignments.items()):
+            names[f"#s{i}"], values[f":s{i}"] = name, _serializer.serialize(value)
+            assigned.append(f"#s{i} = :s{i}")
+        expression = " ".join(
+            part
+            for part in ("ADD " + ", ".join(added) if added else "", "SET " + ", ".join(assigned) if assigned else "")
+            if part
+        )
+        with self._request("update failed"):
+            self._client.update_item(
+                TableName=self.name,
+                Key=serialize(key),
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
+    def put_many(self, new_items: Sequence[Item], what: str = "batch put") -> int:
+        """Unconditional batch puts, 25 items a request; returns how many items were given."""
+        for start in range(0, len(new_items), _BATCH_WRITE_LIMIT):
+            chunk = new_items[start : start + _BATCH_WRITE_LIMIT]
+            pending: dict[str, Any] = {self.name: [{"PutRequest": {"Item": serialize(item)}} for item in chunk]}
+            self._until_processed(self._batch_write, pending, what)
+        return len(new_items)
+
     def delete_keys(self, item_keys: Sequence[dict[str, str]], what: str = "batch delete") -> int:
         """Unconditional batch deletes, 25 keys a request; returns how many keys were given."""
         for start in range(0, len(item_keys), _BATCH_WRITE_LIMIT):
             chunk = item_keys[start : start + _BATCH_WRITE_LIMIT]
             pending: dict[str, Any] = {self.name: [{"DeleteRequest": {"Key": serialize(key)}} for key in chunk]}
-
-            def write(request: dict[str, Any]) -> dict[str, Any]:
-                response = self._client.batch_write_item(RequestItems=request)
-                return dict(response.get("UnprocessedItems") or {})
-
-            self._until_processed(write, pending, what)
+            self._until_processed(self._batch_write, pending, what)
         return len(item_keys)
 
     # ---- reads -------------------------------------------------------------------------------
@@ -260,6 +288,12 @@ class Table:
     def query(self, **request: Any) -> Iterator[Item]:
         """Every item a Query returns, page after page."""
         return self._paginate("query", request, "query failed")
+
+    def query_page(self, **request: Any) -> list[Item]:
+        """The items of one Query request (its `Limit` at most): a newest-first listing, never the whole partition."""
+        with self._request("query failed"):
+            response = self._client.query(TableName=self.name, **request)
+        return [deserialize(raw) for raw in response.get("Items", [])]
 
     def scan(self) -> Iterator[Item]:
         """Every item in the table, consistently read; for export, tests and reconcile, never for a request path."""
@@ -299,6 +333,10 @@ class Table:
         if values:
             request["ExpressionAttributeValues"] = values
         return request
+
+    def _batch_write(self, request: dict[str, Any]) -> dict[str, Any]:
+        response = self._client.batch_write_item(RequestItems=request)
+        return dict(response.get("UnprocessedItems") or {})
 
     def _paginate(self, operation: str, request: dict[str, Any], what: str) -> Iterator[Item]:
         paginator = self._client.get_paginator(operation)  # type: ignore[call-overload]
