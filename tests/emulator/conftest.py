@@ -31,12 +31,20 @@ class WebhookReceiver:
         self.requests: list[Received] = []
         self._statuses: deque[int] = deque()
         self._cv = threading.Condition()
+        self.hold_seconds = 0.0  # how long each request is held before its answer
+        self.in_flight = 0
+        self.most_in_flight = 0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 with receiver._cv:
+                    receiver.in_flight += 1
+                    receiver.most_in_flight = max(receiver.most_in_flight, receiver.in_flight)
+                time.sleep(receiver.hold_seconds)
+                with receiver._cv:
+                    receiver.in_flight -= 1
                     receiver.requests.append(
                         Received({k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
                     )

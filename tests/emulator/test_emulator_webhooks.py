@@ -129,6 +129,22 @@ def test_webhooks_shuffle_window_sends_batch_out_of_order(hooked: ClerkEmulator,
     assert names != [str(i) for i in range(20)]
 
 
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_webhooks_concurrency_sends_that_many_deliveries_at_once(
+    hooked: ClerkEmulator, receiver: WebhookReceiver, concurrency: int
+) -> None:
+    receiver.hold_seconds = 0.2
+    hooked.set_knobs(webhooks_paused=True, webhook_concurrency=concurrency)
+    for i in range(8):
+        hooked.create_user(first_name=str(i))
+    hooked.set_knobs(webhooks_paused=False)
+    received = receiver.wait_for(8, timeout=10)
+    assert sorted(p["data"]["first_name"] for p in _payloads(received)) == sorted(str(i) for i in range(8))
+    assert receiver.most_in_flight == concurrency
+    hooked.wait_for_deliveries(5)
+    assert all(d["status"] == "delivered" for d in hooked.deliveries)
+
+
 def test_webhooks_non_2xx_retried_with_same_svix_id(hooked: ClerkEmulator, receiver: WebhookReceiver) -> None:
     receiver.respond_with(500, 503)
     hooked.set_knobs(webhook_max_attempts=3, webhook_retry_backoff_ms=10)

@@ -149,9 +149,11 @@ def _run_burst(
     events: int,
     seed: int,
     timeout: float,
+    deliveries: int,
     settled: Callable[[], bool],
 ) -> None:
     """Makes the burst and waits until the side applied it (or the timeout passed) and its queue is empty."""
+    clerk.set_knobs(webhook_concurrency=deliveries)
     before = {event["msg_id"] for event in clerk.events}
     started_ms = time.time_ns() // 1_000_000
     make_changes(clerk, events, random.Random(seed))
@@ -167,10 +169,10 @@ def _run_burst(
     side.wall_seconds = side.applied_at_s[-1] if side.applied_at_s else 0.0
     with contextlib.suppress(TimeoutError):
         clerk.wait_for_deliveries(max(1.0, deadline - time.monotonic()))
-    deliveries = [d for d in clerk.deliveries if d["msg_id"] not in before]
-    side.api_requests = sum(len(d["attempts"]) for d in deliveries)
+    sent = [d for d in clerk.deliveries if d["msg_id"] not in before]
+    side.api_requests = sum(len(d["attempts"]) for d in sent)
     bodies = {e["msg_id"]: len(str(e["payload"])) for e in made}
-    side.api_bytes = sum(bodies.get(d["msg_id"], 0) * len(d["attempts"]) for d in deliveries)
+    side.api_bytes = sum(bodies.get(d["msg_id"], 0) * len(d["attempts"]) for d in sent)
     # Follow-up work (membership syncs clerk-sync's worker queued) settles before the table is compared.
     while not settled() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -185,7 +187,9 @@ def _poller_use(pollers: list[SqsPoller], since: list[int]) -> tuple[list[float]
     return durations, records
 
 
-def measure_clerk_sync(stack: LocalStack, meter: AwsMeter, *, events: int, seed: int, timeout: float) -> SideRun:
+def measure_clerk_sync(
+    stack: LocalStack, meter: AwsMeter, *, events: int, seed: int, timeout: float, deliveries: int = 1
+) -> SideRun:
     clerk, gateway, ready, resources, moto = stack.emulator, stack.gateway, stack.ready, stack.resources, stack.moto
     assert clerk is not None
     assert gateway is not None
@@ -201,7 +205,14 @@ def measure_clerk_sync(stack: LocalStack, meter: AwsMeter, *, events: int, seed:
     meter.take()
     meter.recording = True
     _run_burst(
-        side, clerk, finished, events=events, seed=seed, timeout=timeout, settled=lambda: not stack.queue_depth()
+        side,
+        clerk,
+        finished,
+        events=events,
+        seed=seed,
+        timeout=timeout,
+        deliveries=deliveries,
+        settled=lambda: not stack.queue_depth(),
     )
     meter.recording = False
     side.requests = [r for r in meter.take() if belongs_to(r, resources.table_name, resources.queue_url)]
@@ -212,7 +223,15 @@ def measure_clerk_sync(stack: LocalStack, meter: AwsMeter, *, events: int, seed:
 
 
 def measure_baseline(
-    stack: LocalStack, meter: AwsMeter, *, events: int, seed: int, timeout: float, workers: int, window: float
+    stack: LocalStack,
+    meter: AwsMeter,
+    *,
+    events: int,
+    seed: int,
+    timeout: float,
+    workers: int,
+    window: float,
+    deliveries: int = 1,
 ) -> SideRun:
     from bench.baseline.check import differences as baseline_differences
     from bench.baseline.deployment import BaselineDeployment
@@ -245,6 +264,7 @@ def measure_baseline(
             events=events,
             seed=seed,
             timeout=timeout,
+            deliveries=deliveries,
             settled=lambda: not deployment.queue_depth(),
         )
         meter.recording = False
@@ -298,7 +318,7 @@ def _requests_per_event(side: SideRun) -> dict[str, float]:
 
 
 def sections(
-    ours: SideRun, baseline: SideRun, *, workers: int, baseline_workers: int, cold_share: float
+    ours: SideRun, baseline: SideRun, *, workers: int, baseline_workers: int, deliveries: int, cold_share: float
 ) -> list[Section]:
     """The webhook section (item 4) and the cost section (item 7) from the two runs."""
     window = Section("webhooks", "Webhook → table, a burst of emulator changes")
@@ -310,7 +330,8 @@ def sections(
             "events/s",
             Goal.vs_baseline(3.0),
             round(baseline.throughput, 2),
-            f"{ours.events} events; clerk-sync {workers} workers at once, the baseline {baseline_workers}",
+            f"{ours.events} events, {deliveries} deliveries at once; clerk-sync {workers} workers at once, "
+            f"the baseline {baseline_workers}",
         ),
         Figure(
             "latency p50",
@@ -404,6 +425,7 @@ def run_burst_sections(
     events: int,
     workers: int,
     baseline_workers: int = 1,
+    deliveries: int = 10,
     batching_window: float = 1.0,
     seed: int = 7,
     timeout: float = 900.0,
@@ -416,7 +438,7 @@ def run_burst_sections(
         with LocalStack(
             seed=False, quiet=True, batching_window_seconds=batching_window, worker_concurrency=workers
         ) as stack:
-            ours = measure_clerk_sync(stack, meter, events=events, seed=seed, timeout=timeout)
+            ours = measure_clerk_sync(stack, meter, events=events, seed=seed, timeout=timeout, deliveries=deliveries)
             theirs = measure_baseline(
                 stack,
                 meter,
@@ -425,10 +447,13 @@ def run_burst_sections(
                 timeout=timeout,
                 workers=baseline_workers,
                 window=batching_window,
+                deliveries=deliveries,
             )
     ours.init_ms = {name: round(cold_import_ms(code), 1) for name, code in CLERK_SYNC_IMPORTS.items()}
     baseline_init = round(cold_import_ms(BASELINE_IMPORTS), 1)
     theirs.init_ms = {"webhook": baseline_init, "worker": baseline_init}
-    found = sections(ours, theirs, workers=workers, baseline_workers=baseline_workers, cold_share=cold_share)
+    found = sections(
+        ours, theirs, workers=workers, baseline_workers=baseline_workers, deliveries=deliveries, cold_share=cold_share
+    )
     found[0].seconds = time.perf_counter() - started
     return found

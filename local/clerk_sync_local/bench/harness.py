@@ -28,6 +28,7 @@ class BenchOptions:
     events: int = 1000  # webhook burst (item 4); --events 2000 is the full-size burst
     workers: int = 5  # clerk-sync's worker batches at once: the stage default worker_max_concurrency
     baseline_workers: int = 1  # the baseline's read-modify-write is only correct serially
+    deliveries: int = 10  # webhook deliveries in flight at once, both sides (Svix sends an endpoint's concurrently)
     batching_window: float = 1.0  # the deployed MaximumBatchingWindowInSeconds
     cold_share: float = 0.01  # invocations that start cold (billed INIT), for the cost model
     users: int = 1000  # backfill size (item 5)
@@ -54,6 +55,7 @@ def webhook_sections(options: BenchOptions) -> list[Section]:
         events=options.events,
         workers=options.workers,
         baseline_workers=options.baseline_workers,
+        deliveries=options.deliveries,
         batching_window=options.batching_window,
         seed=options.seed,
         timeout=options.timeout,

@@ -18,6 +18,9 @@ def bench_all(  # noqa: PLR0917 - typer maps each option to a parameter
     events: int = typer.Option(1000, min=10, max=100_000, help="Emulator changes in the webhook burst (each side)."),
     workers: int = typer.Option(5, min=1, max=32, help="clerk-sync's worker batches at once (the stage default)."),
     baseline_workers: int = typer.Option(1, min=1, max=32, help="The baseline's workers (it is only correct with 1)."),
+    deliveries: int = typer.Option(
+        10, min=1, max=32, help="Webhook deliveries the emulator has in flight at once (Svix sends concurrently)."
+    ),
     users: int = typer.Option(1000, min=30, max=100_000, help="Users in the backfill."),
     organizations: int = typer.Option(200, min=1, max=20_000, help="Organizations in the backfill."),
     per_org: int = typer.Option(10, min=1, max=100, help="Memberships per organization in the backfill."),
@@ -39,6 +42,7 @@ def bench_all(  # noqa: PLR0917 - typer maps each option to a parameter
         events=events,
         workers=workers,
         baseline_workers=baseline_workers,
+        deliveries=deliveries,
         users=users,
         organizations=organizations,
         per_org=per_org,

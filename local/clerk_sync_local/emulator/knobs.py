@@ -53,6 +53,8 @@ class Knobs(BaseModel):
     webhook_retry_backoff_ms: int = Field(default=50, ge=0)
     webhook_timeout_s: float = Field(default=5.0, gt=0)
     webhooks_paused: bool = False
+    # Deliveries in flight at once, as Svix sends an endpoint's messages concurrently; 1 sends them one at a time.
+    webhook_concurrency: int = Field(default=1, ge=1, le=32)
     # Clerk's envelope `timestamp` is ms in some real payloads and seconds in others.
     webhook_timestamp_unit: Literal["ms", "s"] = "ms"
 

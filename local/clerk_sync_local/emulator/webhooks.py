@@ -189,7 +189,8 @@ class WebhookDispatcher:
         self._inflight = 0
         self._seq = itertools.count()
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._started = False
         self._generation = 0  # bumped by clear(), so an in-flight delivery is not re-queued afterwards
 
     # --- configuration ---
@@ -213,8 +214,9 @@ class WebhookDispatcher:
             self._secrets = [secret or self._secrets[0], *extra_secrets]
 
     def wake(self) -> None:
-        """Re-read knobs now (e.g. after unpausing)."""
+        """Re-read knobs now (e.g. after unpausing, or a higher `webhook_concurrency`)."""
         with self._cv:
+            self._ensure_senders_locked()
             self._cv.notify_all()
 
     # --- publishing ---
@@ -271,25 +273,39 @@ class WebhookDispatcher:
 
     def start(self) -> None:
         with self._cv:
-            if self._thread is not None:
+            if self._started:
                 return
-            self._stopping = False
-            self._thread = threading.Thread(target=self._run, name="clerk-emulator-webhooks", daemon=True)
-            self._thread.start()
+            self._started, self._stopping = True, False
+            self._ensure_senders_locked()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the sender; deliveries not yet sent stay `pending`."""
+        """Stop the senders; deliveries not yet sent stay `pending`."""
         with self._cv:
-            thread, self._thread = self._thread, None
-            self._stopping = True
+            threads, self._threads = self._threads, []
+            self._started, self._stopping = False, True
             self._cv.notify_all()
-        if thread is not None:
+        for thread in threads:
             thread.join(timeout)
+
+    def _ensure_senders_locked(self) -> None:
+        # Svix sends an endpoint's messages concurrently; `webhook_concurrency` senders at most (1: one at a time, in
+        # due order). Threads are only added: a lower knob idles the extra ones (see `_next_due_locked`).
+        if not self._started:
+            return
+        while len(self._threads) < self._knobs().webhook_concurrency:
+            thread = threading.Thread(
+                target=self._run, name=f"clerk-emulator-webhooks-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def _next_due_locked(self) -> Delivery | None:
         now = time.monotonic()
         self._release_held_locked(now)
-        if self._knobs().webhooks_paused or not self._heap or self._heap[0][0] > now:
+        knobs = self._knobs()
+        if knobs.webhooks_paused or self._inflight >= knobs.webhook_concurrency:
+            return None
+        if not self._heap or self._heap[0][0] > now:
             return None
         return heapq.heappop(self._heap)[2]
 
