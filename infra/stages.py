@@ -97,6 +97,8 @@ class StageConfig(BaseModel):
     user_event_membership_sync: MembershipSyncMode = "missing"
     scrub_pii_on_delete: bool = True
     store_private_metadata: bool = False
+    # Days each record's history is kept (the operator console reads it); 0 turns history off.
+    history_ttl_days: int = Field(default=30, ge=0, le=3650)
     # Manual syncs one caller may start per window (API); Clerk's rate limit is shared with the customer's backend.
     sync_caller_limit: int = Field(default=1, ge=1, le=1000)
     sync_caller_window_seconds: int = Field(default=10, ge=1, le=3600)
@@ -220,6 +222,7 @@ class StageConfig(BaseModel):
             "USER_EVENT_MEMBERSHIP_SYNC": self.user_event_membership_sync,
             "SCRUB_PII_ON_DELETE": str(self.scrub_pii_on_delete).lower(),
             "STORE_PRIVATE_METADATA": str(self.store_private_metadata).lower(),
+            "HISTORY_TTL_DAYS": str(self.history_ttl_days),
             "SYNC_CALLER_LIMIT": str(self.sync_caller_limit),
             "SYNC_CALLER_WINDOW_SECONDS": str(self.sync_caller_window_seconds),
             "CLERK_RATE_LIMIT": str(self.clerk_rate_limit),

@@ -106,6 +106,8 @@ class StoreSettings(_Settings):
     scrub_pii_on_delete: bool = True
     # Private metadata is server-only in Clerk; copying it is opt-in.
     store_private_metadata: bool = False
+    # Days each record's history entries are kept (the table's TTL); 0 records no history at all.
+    history_ttl_days: int = Field(default=30, ge=0, le=3650)
 
 
 class SyncSettings(_Settings):

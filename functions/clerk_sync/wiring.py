@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         Table,
         WebhookFreshness,
     )
+    from clerk_sync.store.history import History
     from clerk_sync.sync.instance import InstanceGuard
     from clerk_sync.sync.service import SyncService
 
@@ -167,6 +168,14 @@ def sync_store() -> SyncStore:
 
     settings = store_settings()
     return SyncStore(table(), ItemPolicy(settings.scrub_pii_on_delete, settings.store_private_metadata))
+
+
+@singleton
+def history() -> History:
+    """Each record's history (HISTORY_TTL_DAYS; 0: off, and then it makes no request)."""
+    from clerk_sync.store.history import History
+
+    return History(table(), keep_days=store_settings().history_ttl_days)
 
 
 @singleton

@@ -125,6 +125,7 @@ def test_function_environment_joins_lists_and_omits_unset_optionals() -> None:
     assert env["POWERTOOLS_LOG_LEVEL"] == "WARNING"
     assert env["SCRUB_PII_ON_DELETE"] == "true"
     assert env["STORE_PRIVATE_METADATA"] == "false"
+    assert env["HISTORY_TTL_DAYS"] == "30"
     assert (env["SYNC_CALLER_LIMIT"], env["SYNC_CALLER_WINDOW_SECONDS"]) == ("1", "10")
     assert "CLERK_JWT_KEY" not in env
     assert "CLERK_INSTANCE_ID" not in env
