@@ -71,7 +71,13 @@ class SyncStore:
     # ---- users and organizations -------------------------------------------------------------
 
     def put_user(
-        self, user: User, ctx: WriteContext, *, fetched: bool = False, request_memberships_at: int | None = None
+        self,
+        user: User,
+        ctx: WriteContext,
+        *,
+        fetched: bool = False,
+        request_memberships_at: int | None = None,
+        memberships_known_at: int | None = None,
     ) -> WriteResult:
         """Version-guarded upsert; `fetched` marks data just read from Clerk's API (wins ties, refreshes).
 
@@ -79,10 +85,16 @@ class SyncStore:
         `prior_sync` is that state as the write found it (from the old item: no read). `request_memberships_at`
         notes, in the same write, that a sync of the user's memberships was asked for then, unless one already was
         (`memberships_requested_at` is set only where the profile has none; docs/decisions/0026).
+        `memberships_known_at` notes, where none is, that the memberships need no sync (`memberships_synced_at`):
+        a user Clerk just created has none but those its membership webhooks bring.
         """
         item = items.user_item(user, ctx, self._policy)
-        asked = {items.MEMBERSHIPS_REQUESTED_AT: request_memberships_at} if request_memberships_at is not None else None
-        return self._upsert_profile(item, Entity.USER, user.id, ctx, fetched=fetched, if_absent=asked)
+        state: dict[str, int] = {}
+        if request_memberships_at is not None:
+            state[items.MEMBERSHIPS_REQUESTED_AT] = request_memberships_at
+        if memberships_known_at is not None:
+            state[items.MEMBERSHIPS_SYNCED_AT] = memberships_known_at
+        return self._upsert_profile(item, Entity.USER, user.id, ctx, fetched=fetched, if_absent=state or None)
 
     def put_organization(self, org: Organization, ctx: WriteContext, *, fetched: bool = False) -> WriteResult:
         item = items.organization_item(org, ctx, self._policy)
