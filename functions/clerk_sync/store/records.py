@@ -279,6 +279,23 @@ class SyncStore:
         )
         return [item for item in found if include_deleted or not item.get("deleted")]
 
+    def user_memberships_page(self, user_id: str, *, limit: int) -> list[Item]:
+        """At most `limit` of the user's live memberships (GSI1, one Query request): a bounded read for a page."""
+        return self.table.query_page(
+            IndexName=keys.GSI1_NAME,
+            KeyConditionExpression=f"{keys.GSI1_PK} = :pk AND begins_with({keys.GSI1_SK}, :prefix)",
+            ExpressionAttributeValues=placeholders(pk=keys.USER_PREFIX + user_id, prefix=keys.ORG_PREFIX),
+            Limit=limit,
+        )
+
+    def organization_memberships_page(self, org_id: str, *, limit: int) -> list[Item]:
+        """At most `limit` of the organization's memberships, tombstoned ones included (one Query request)."""
+        return self.table.query_page(
+            KeyConditionExpression=f"{keys.PK} = :pk AND begins_with({keys.SK}, :member)",
+            ExpressionAttributeValues=placeholders(pk=keys.ORG_PREFIX + org_id, member=keys.MEMBER_PREFIX),
+            Limit=limit,
+        )
+
     def records_page(
         self, *, start_key: dict[str, str] | None = None, limit: int = 500
     ) -> tuple[list[Item], dict[str, str] | None]:
