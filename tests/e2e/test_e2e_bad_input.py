@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from clerk_sync.api.bodies import MAX_API_BODY_BYTES
 from clerk_sync.jsondata import MAX_JSON_DEPTH
+from infra.endpoints import ROUTES
 from tests.e2e.conftest import Stack
 from tests.support.bad_input import Case, Expected, Request, StackProbe, header_list, other_secret, svix_signed
 from tests.support.forge import forge, hs256, sign_raw, with_payload
@@ -262,6 +263,7 @@ def _with_body(method: str, template: str, content_type: str, body: bytes) -> Ca
 
 
 BAD_REQUEST = Expected(400, "bad_request")
+FORBIDDEN = Expected(403, "forbidden")
 UNSUPPORTED = Expected(415, "unsupported_media_type")
 # (name, content type, body, expected): bodies no route can read, whatever the route.
 BODIES: list[tuple[str, str, bytes, Expected]] = [
@@ -411,6 +413,82 @@ def _route_cases() -> list[Case]:
             Expected(404, gateway_message="Not Found"),
         ),
     ]
+    return cases + _admin_cases()
+
+
+# ---- the admin routes (the operator console's) -------------------------------------------------------------
+
+ADMIN_ROUTES = [route for route in ROUTES if route.path.startswith("/api/admin/")]
+ADMIN_SAMPLE_PATHS = {
+    "{clerkUserId}": "user_abc",
+    "{clerkOrgId}": "org_abc",
+    "{entity}": "user",
+    "{entityId}": "user_abc",
+}
+# (surface, name, method, path with its query, body): refused before any read; the caller is a platform admin.
+ADMIN_BAD: list[tuple[str, str, str, str, bytes | None]] = [
+    ("GET /api/admin/find", "no query", "GET", "/api/admin/find", None),
+    ("GET /api/admin/find", "empty query", "GET", "/api/admin/find?q=", None),
+    ("GET /api/admin/find", "query of 300 characters", "GET", "/api/admin/find?q=" + "a" * 300, None),
+    ("GET /api/admin/users/{clerkUserId}", "an organization id", "GET", "/api/admin/users/org_abc", None),
+    ("GET /api/admin/users/{clerkUserId}", "encoded slash", "GET", "/api/admin/users/user_a%2F..%2Fb", None),
+    ("GET /api/admin/organizations/{clerkOrgId}", "a user id", "GET", "/api/admin/organizations/user_abc", None),
+    ("GET /api/admin/history/{entity}/{entityId}", "unknown entity", "GET", "/api/admin/history/job/user_a", None),
+    ("GET /api/admin/history/{entity}/{entityId}", "id with markup", "GET", "/api/admin/history/user/%3Cb%3E", None),
+    ("GET /api/admin/history/{entity}/{entityId}", "limit 0", "GET", "/api/admin/history/user/user_a?limit=0", None),
+    ("GET /api/admin/history/{entity}/{entityId}", "limit text", "GET", "/api/admin/history/user/user_a?limit=x", None),
+    (
+        "GET /api/admin/history/{entity}/{entityId}",
+        "before < 0",
+        "GET",
+        "/api/admin/history/user/user_a?before=-1",
+        None,
+    ),
+    ("POST /api/admin/dlq/replay", "no body", "POST", "/api/admin/dlq/replay", None),
+    ("POST /api/admin/dlq/replay", "empty object", "POST", "/api/admin/dlq/replay", b"{}"),
+    (
+        "POST /api/admin/dlq/replay",
+        "both ids and all",
+        "POST",
+        "/api/admin/dlq/replay",
+        b'{"all": true, "message_ids": ["a"]}',
+    ),
+    ("POST /api/admin/dlq/replay", "no ids", "POST", "/api/admin/dlq/replay", b'{"message_ids": []}'),
+    ("POST /api/admin/dlq/replay", "all false", "POST", "/api/admin/dlq/replay", b'{"all": false}'),
+    ("POST /api/admin/dlq/replay", "id with markup", "POST", "/api/admin/dlq/replay", b'{"message_ids": ["<b>"]}'),
+    (
+        "POST /api/admin/dlq/replay",
+        "101 ids",
+        "POST",
+        "/api/admin/dlq/replay",
+        ('{"message_ids": [' + ",".join(['"a"'] * 101) + "]}").encode(),
+    ),
+    ("POST /api/admin/dlq/replay", "not JSON", "POST", "/api/admin/dlq/replay", b"replay"),
+]
+
+
+def _admin_request(method: str, path: str, body: bytes | None, who: str) -> Callable[[Env], Request]:
+    def build(env: Env) -> Request:
+        headers = {**env.bearer(who), **({"content-type": "application/json"} if body is not None else {})}
+        return Request(method, path, header_list(headers), body or b"")
+
+    return build
+
+
+def _admin_cases() -> list[Case]:
+    cases = []
+    for route in ADMIN_ROUTES:
+        path = route.path
+        for parameter, sample in ADMIN_SAMPLE_PATHS.items():
+            path = path.replace(parameter, sample)
+        path += "?q=user_abc" if path.endswith("/find") else ""
+        body = b'{"all": true}' if route.method == "POST" else None
+        surface = f"{route.method} {route.path}"
+        # Signed-in users who are no platform admins: one without organizations, one with its active organization.
+        for who in ("plain", "valid"):
+            cases.append(Case(surface, f"{who} user", _admin_request(route.method, path, body, who), FORBIDDEN))
+    for surface, name, method, path, body in ADMIN_BAD:
+        cases.append(Case(surface, name, _admin_request(method, path, body, "admin"), BAD_REQUEST))
     return cases
 
 
