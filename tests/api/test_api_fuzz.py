@@ -51,14 +51,23 @@ def cast(api: Api) -> Cast:
 
 
 def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Values valid for the JSON Schema subset the document uses ($ref, anyOf, objects, patterned strings)."""
+    """Values valid for the JSON Schema subset the document uses ($ref, anyOf, const, objects, arrays, patterned
+    strings, booleans, integers)."""
     if "$ref" in schema:
         return from_schema(DOCUMENT["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]])
     if "anyOf" in schema:
         return st.one_of([from_schema(option) for option in schema["anyOf"]])
+    if "const" in schema:
+        return st.just(schema["const"])
     kind = schema.get("type")
     if kind == "null":
         return st.none()
+    if kind == "boolean":
+        return st.booleans()
+    if kind == "integer":
+        return st.integers(schema.get("minimum", -(2**31)), schema.get("maximum", 2**31))
+    if kind == "array":
+        return st.lists(from_schema(schema.get("items", {})), min_size=schema.get("minItems", 0), max_size=5)
     if kind == "string":
         return st.from_regex(schema["pattern"], fullmatch=True) if "pattern" in schema else st.text(max_size=20)
     if kind == "object":

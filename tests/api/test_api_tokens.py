@@ -130,7 +130,12 @@ def test_v1_token_org_claims_are_read(api: Api) -> None:
 @pytest.mark.parametrize("route", [r for r in ROUTES if r.authorized], ids=lambda r: f"{r.method} {r.path}")
 def test_every_authorized_route_answers_a_bad_token_with_401(api: Api, route: Route) -> None:
     path = route.path.replace("{clerkUserId}", "user_x").replace("{clerkOrgId}", "org_x").replace("{jobId}", "job_x")
-    body = {"clerkOrgId": "org_x", "clerkUserId": "user_x"} if route.method == "POST" else None
+    path = path.replace("{entity}/{entityId}", "user/user_x") + ("?q=user_x" if path.endswith("/find") else "")
+    body: dict[str, object] | None = None
+    if route.method == "POST":
+        body = (
+            {"all": True} if route.path.startswith("/api/admin/") else {"clerkOrgId": "org_x", "clerkUserId": "user_x"}
+        )
     reply = api.call(route.method, path, token="expired.or.forged", body=body)
     assert reply.status == 401
     assert reply.body["error"]["code"] == "token_malformed"

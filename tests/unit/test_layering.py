@@ -64,10 +64,10 @@ RULES = (
         ("clerk_sync.handlers", "clerk_sync.handlers.*", "clerk_sync.api", "clerk_sync.api.*"),
     ),
     Rule(
-        "botocore's errors stay in the store's table, the queue and the AWS clients",
+        "botocore's errors stay in the store's table, the queues (events, dead letters) and the AWS clients",
         ("clerk_sync", "clerk_sync.*"),
         ("botocore", "botocore.*"),
-        exempt=("clerk_sync.store.table", "clerk_sync.queue", "clerk_sync.aws"),
+        exempt=("clerk_sync.store.table", "clerk_sync.queue", "clerk_sync.dlq", "clerk_sync.aws"),
     ),
 )
 

@@ -21,6 +21,7 @@ from infra.endpoints import ROUTES, WEBHOOK_PATH, Route
 # The demo user may call every route for themself and their organization (they created it: org admin);
 # syncing any other user is for platform admins.
 _ADMIN_ROUTES: Final = frozenset({"/api/sync/user/{clerkUserId}"})
+_ADMIN_API: Final = "/api/admin/"  # the operator console's reads: platform admins only
 
 
 def _example_path(route: Route, values: dict[str, str]) -> str:
@@ -30,7 +31,7 @@ def _example_path(route: Route, values: dict[str, str]) -> str:
     return path
 
 
-def _shell_json(body: dict[str, str]) -> str:
+def _shell_json(body: dict[str, object]) -> str:
     """The body as one shell word; in double quotes when it names variables, so the shell fills them in."""
     text = json.dumps(body, separators=(",", ":"))
     if "$" not in text:
@@ -62,17 +63,29 @@ def curl_commands(stack: LocalStack) -> list[str]:
         "clerkUserId": (None if real else ready.demo_user_id) or "$CLERK_USER_ID",
         "clerkOrgId": (None if real else ready.demo_org_id) or "$CLERK_ORG_ID",
         "jobId": "$JOB_ID",
+        "entity": "user",
     }
+    values["entityId"] = values["clerkUserId"]
     demo_token = "$DEMO_TOKEN" if ready.demo_user_id else "$ADMIN_TOKEN"
     commands = []
     for route in ROUTES:
         if route.path == WEBHOOK_PATH:
             continue  # Svix signs these: the emulator example below drives that path
-        token = "$CLERK_SESSION_TOKEN" if real else ("$ADMIN_TOKEN" if route.path in _ADMIN_ROUTES else demo_token)
-        parts = [f"curl -s -X {route.method} {ready.api_url}{_example_path(route, values)}"]
+        admin = route.path in _ADMIN_ROUTES or route.path.startswith(_ADMIN_API)
+        token = "$CLERK_SESSION_TOKEN" if real else ("$ADMIN_TOKEN" if admin else demo_token)
+        path = _example_path(route, values)
+        if route.path == "/api/admin/find":
+            path += f"?q={values['clerkUserId']}"
+        parts = [
+            f"curl -s -X {route.method} {shlex.quote(ready.api_url + path) if '?' in path else ready.api_url + path}"
+        ]
         parts.append(f'-H "Authorization: Bearer {token}"')
+        body: dict[str, object] | None = None
         if route.path == "/api/sync/membership":
             body = {"clerkOrgId": values["clerkOrgId"], "clerkUserId": values["clerkUserId"]}
+        elif route.path == "/api/admin/dlq/replay":
+            body = {"all": True}
+        if body is not None:
             parts.append("-H 'content-type: application/json'")
             parts.append(f"-d {_shell_json(body)}")
         commands.append(" ".join(parts))
