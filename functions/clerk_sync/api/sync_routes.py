@@ -25,6 +25,8 @@ from clerk_sync import keys
 from clerk_sync.api import permissions
 from clerk_sync.api.bodies import JsonBodyResolver
 from clerk_sync.api.caller import Caller
+from clerk_sync.api.console_routes import is_console_path
+from clerk_sync.api.console_routes import router as console_router
 from clerk_sync.api.errors import ApiError, from_exception
 from clerk_sync.api.schemas import (
     JOB_ID_PATTERN,
@@ -128,6 +130,8 @@ def _found(report: SyncReport, what: str) -> SyncReport:
 
 def require_caller(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Answers an unauthenticated request (bad token, missing context) before any route code runs."""
+    if is_console_path(app.current_event.path):  # the console's static shell: no data, no caller
+        return next_middleware(app)
     context = app.current_event.request_context.authorizer.get_lambda
     current = Caller.from_context(context)
     if not current.authenticated:
@@ -140,6 +144,7 @@ def require_caller(app: APIGatewayHttpResolver, next_middleware: NextMiddleware)
 
 
 app.use(middlewares=[require_caller])
+app.include_router(console_router)
 
 
 # ---- the caller ------------------------------------------------------------------------------------------
