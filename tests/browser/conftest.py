@@ -49,7 +49,10 @@ def console_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield stack
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running in this thread while it is open,
+# and tests of other tiers on the same xdist worker call asyncio.run(); pytest tears a module fixture down before
+# another module's test runs.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -80,7 +83,7 @@ class Console:
     def open(self, user_id: str, route: str = "#/overview") -> None:
         """The console signed in as the user: the token through the fragment, as the banner's URL does it."""
         self.page.goto(f"{self.url}#token={self.token(user_id)}")
-        self.page.wait_for_function("!location.hash.startsWith('#token=')")
+        self.page.wait_for_function("() => !location.hash.startsWith('#token=')")
         if route != "#/overview":
             self.page.evaluate("(route) => { location.hash = route; }", route)
 

@@ -45,7 +45,7 @@ def test_the_token_moves_from_the_fragment_to_the_tab_and_leaves_the_address_bar
     assert admin is not None
     token = console.token(admin)
     console.page.goto(f"{console.url}#token={token}")
-    console.page.wait_for_function("location.hash === '#/overview'")
+    console.page.wait_for_function("() => location.hash === '#/overview'")
     assert token not in console.page.url
     assert console.page.evaluate("sessionStorage.getItem('clerk-sync.console.token')") == token
     assert console.csp_violations() == []
@@ -64,7 +64,7 @@ def test_without_a_token_the_console_asks_for_one_and_takes_a_pasted_one(console
     token = console.token(admin)
     console.testid("token-input").fill(f"Bearer {token}")
     console.testid("token-submit").click()
-    console.page.wait_for_function("sessionStorage.getItem('clerk-sync.console.token') !== null")
+    console.page.wait_for_function("() => sessionStorage.getItem('clerk-sync.console.token') !== null")
     assert console.page.evaluate("sessionStorage.getItem('clerk-sync.console.token')") == token
     assert console.testid("token-input").input_value() == ""
     console.screenshot("token-box")
@@ -186,9 +186,9 @@ def test_find_a_user_then_a_change_in_clerk_appears_in_its_history_and_sync_now_
     rows = console.testid("history-row").count()
     console.testid("sync-now").click()
     console.page.wait_for_function(
-        "document.querySelector('[data-testid=sync-result]').textContent.startsWith('Synced')"
+        "() => document.querySelector('[data-testid=sync-result]').textContent.startsWith('Synced')"
     )
-    console.page.wait_for_function(f"document.querySelectorAll('[data-testid=history-row]').length >= {rows}")
+    console.page.wait_for_function(f"() => document.querySelectorAll('[data-testid=history-row]').length >= {rows}")
     assert console.errors == []
 
 
@@ -218,7 +218,7 @@ def test_dlq_page_lists_a_dead_letter_with_its_reason_and_replays_it(console: Co
     message_id = row.get_attribute("data-message-id")
     console.screenshot("dlq")
     row.get_by_test_id("dlq-replay").click()
-    replayed = "document.querySelector('[data-testid=dlq-result]')?.textContent.startsWith('Replayed 1')"
+    replayed = "() => document.querySelector('[data-testid=dlq-result]')?.textContent.startsWith('Replayed 1')"
     console.page.wait_for_function(replayed)
     assert console.page.locator(f"[data-testid='dlq-row'][data-message-id='{message_id}']").count() == 0
     stack.converge()

@@ -26,7 +26,7 @@
   }
 
   function append(node, children) {
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === undefined || child === null || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -235,9 +235,11 @@
         STATES.map((state) => el("td", { class: "num", testid: "overview-" + kind + "-" + state }, show(counts[state]))));
     });
     const note = records.complete === false ? " (partial count: the scan stopped at its bound)" : "";
-    return section("Records",
+    const card = section("Records",
       table("overview-records", ["", ...STATES], rows),
       el("p", { class: "hint", testid: "overview-counted-at" }, "Counted " + when(records.counted_at) + note));
+    card.classList.add("wide"); // three count columns need two grid cells
+    return card;
   }
 
   function freshness(data) {
