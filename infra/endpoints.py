@@ -64,6 +64,15 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("POST", "/api/sync/membership", "sync_api", authorized=True),
     Route("GET", "/api/sync/status", "sync_api", authorized=True),
     Route("GET", "/api/sync/jobs/{jobId}", "sync_api", authorized=True),
+    # The operator console's reads and the DLQ replay: platform admins only (api/admin_routes.py).
+    Route("GET", "/api/admin/overview", "sync_api", authorized=True),
+    Route("GET", "/api/admin/find", "sync_api", authorized=True),
+    Route("GET", "/api/admin/users/{clerkUserId}", "sync_api", authorized=True),
+    Route("GET", "/api/admin/organizations/{clerkOrgId}", "sync_api", authorized=True),
+    Route("GET", "/api/admin/history/{entity}/{entityId}", "sync_api", authorized=True),
+    Route("GET", "/api/admin/dlq", "sync_api", authorized=True),
+    Route("POST", "/api/admin/dlq/replay", "sync_api", authorized=True),
+    Route("GET", "/api/admin/jobs", "sync_api", authorized=True),
     # The operator console's static shell: a browser navigation sends no bearer token, and the shell holds no
     # data; what it shows comes from /api/admin/* behind the authorizer (docs/decisions/0030).
     Route("GET", CONSOLE_PATH, "sync_api", authorized=False),

@@ -29,6 +29,14 @@ LAYER_BUILD_FILES: Final = (".stamp", ".tmp-*")
 
 # The item operations clerk_sync.store issues (TransactWriteItems is authorized per item as Put, Update,
 # Delete and ConditionCheck); no table management, backups or streams. tests/infra checks the store's calls.
+# What clerk_sync.dlq does to the DLQ (ChangeMessageVisibility covers its batch form); replaying sends to the
+# event queue (the spec's `send`).
+DEAD_LETTER_ACTIONS: Final = (
+    "sqs:ChangeMessageVisibility",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ReceiveMessage",
+)
 TABLE_DATA_ACTIONS: Final = (
     "dynamodb:BatchGetItem",
     "dynamodb:BatchWriteItem",
@@ -53,6 +61,7 @@ class FunctionSpec:
     table: bool = False  # read/write items in the table and GSI1
     send: bool = False  # sqs:SendMessage on the event queue
     consume: bool = False  # the queue's event source
+    dead_letters: bool = False  # look at and replay the DLQ (the admin API): receive, hide again, delete, count
 
 
 def function_specs(worker_timeout_seconds: int) -> tuple[FunctionSpec, ...]:
@@ -71,7 +80,7 @@ def function_specs(worker_timeout_seconds: int) -> tuple[FunctionSpec, ...]:
             consume=True,
         ),
         # HTTP API cuts integrations off at 30 s; a full user sync pages memberships from Clerk.
-        FunctionSpec("sync_api", "Manual sync endpoints", 1024, 29, table=True, send=True),
+        FunctionSpec("sync_api", "Manual sync and admin endpoints", 1024, 29, table=True, send=True, dead_letters=True),
         # On the request path of every authenticated call: short timeout, result cached by the API.
         FunctionSpec("authorizer", "Session-token authorizer with sync on login", 512, 10, table=True, send=True),
     )
@@ -165,6 +174,11 @@ class ClerkFunctions(Construct):
                 function_env["EVENTS_QUEUE_URL"] = events.queue.queue_url
                 role.add_to_principal_policy(
                     iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[events.queue.queue_arn])
+                )
+            if spec.dead_letters:
+                function_env["DLQ_URL"] = events.dlq.queue_url
+                role.add_to_principal_policy(
+                    iam.PolicyStatement(actions=list(DEAD_LETTER_ACTIONS), resources=[events.dlq.queue_arn])
                 )
 
             function = lambda_.Function(

@@ -35,6 +35,9 @@ processed (what `GET /api/sync/status` answers as `last_webhook_at`).
 Each applied write leaves a history entry for its entity (ids, source, outcome, version: no PII) and stale or
 duplicate deliveries are counted on the entity's `COUNTS` item; both expire with the TTL (HISTORY_TTL_DAYS). The
 outcomes of one UTC hour are summed on its `OUTCOMES#` item (store/history.py).
+Each new job also leaves a pointer under `JOBS#recent` (SK `AT#<created ms>#<job id>`, expiring with the job), so
+the admin API lists recent jobs with one Query instead of a Scan. A `COUNTS#records` item caches the admin
+overview's count of records (store/counts.py).
 """
 
 from __future__ import annotations
@@ -94,6 +97,15 @@ def job_key(job_id: str) -> Key:
 def job_listed_key(job_id: str, offset: int) -> Key:
     """What one step of a job listed and did not write (unchanged records), by the offset it read from."""
     return {PK: JOB_PREFIX + job_id, SK: f"{SEEN_PREFIX}{offset:06d}"}
+
+
+RECENT_JOBS_PK: Final = "JOBS#recent"
+RECORD_COUNTS_KEY: Final = {PK: "COUNTS#records", SK: "LAST"}
+
+
+def recent_job_key(created_at_ms: int, job_id: str) -> Key:
+    """The pointer that lists a job among the recent ones, newest first by its creation time."""
+    return {PK: RECENT_JOBS_PK, SK: f"AT#{created_at_ms:013d}#{job_id}"}
 
 
 def job_index_key(requested_by: str, job_id: str) -> Key:

@@ -121,6 +121,8 @@ class SyncSettings(_Settings):
     user_event_membership_sync: MembershipSyncMode = "missing"
     # Where queued syncs go (the event queue); without it, fallbacks that queue a sync only log.
     events_queue_url: str | None = None
+    # The dead-letter queue the admin API lists and replays (the sync API only); without it, no DLQ answers.
+    dlq_url: str | None = None
 
 
 # The secret's JSON object by ARN, with the monotonic time it was read: read again once older than its max age.

@@ -27,6 +27,7 @@ EventType = Literal[
     "organizationMembership.deleted",
 ]
 EVENT_TYPES: Final[tuple[EventType, ...]] = get_args(EventType)
+USER_CREATED: Final[EventType] = "user.created"
 
 # USER_EVENT_MEMBERSHIP_SYNC: whether a user.created/user.updated webhook queues a sync of the user's memberships.
 #   always   at most one a minute per user

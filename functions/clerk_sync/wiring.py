@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         WebhookFreshness,
     )
     from clerk_sync.store.history import History
+    from clerk_sync.sync.admin import Admin
     from clerk_sync.sync.instance import InstanceGuard
     from clerk_sync.sync.service import SyncService
 
@@ -359,3 +360,40 @@ def sync_service() -> SyncService:
         options=options,
         instance=instance_guard(),
     )
+
+
+@singleton
+def admin() -> Admin:
+    """The console's reads (the /api/admin/* routes); its record count is cached for the container's life."""
+    from clerk_sync.store import ClerkBudgetItem
+    from clerk_sync.store.counts import RecordCounter
+    from clerk_sync.store.runs import RunStore
+    from clerk_sync.sync.admin import Admin
+
+    settings = clerk_settings()
+    dlq_url = sync_settings().dlq_url
+    return Admin(
+        sync_store(),
+        history=history(),
+        runs=RunStore(table()),
+        jobs=job_store(),
+        freshness=webhook_freshness(),
+        counter=RecordCounter(table()),
+        clerk=clerk_client,
+        budget=ClerkBudgetItem(table()) if settings.clerk_budget_enabled else None,
+        budget_limits=settings.budget_limits,
+        dead_letters=_dead_letters(dlq_url) if dlq_url else None,
+    )
+
+
+def _dead_letters(dlq_url: str) -> Callable[[float], Any]:
+    from clerk_sync.dlq import DeadLetterQueue
+
+    def build(deadline: float) -> DeadLetterQueue:
+        # One per request: the deadline bounds how long its look keeps receiving.
+        queue_url = sync_settings().events_queue_url or ""
+        return DeadLetterQueue(
+            sqs_client(), dlq_url=dlq_url, queue_url=queue_url, notes=failure_notes(), deadline=deadline
+        )
+
+    return build

@@ -13,7 +13,7 @@ import pytest
 
 from clerk_sync.resources import EVENT_QUEUE
 from infra.endpoints import HANDLERS
-from infra.functions import TABLE_DATA_ACTIONS, function_specs
+from infra.functions import DEAD_LETTER_ACTIONS, TABLE_DATA_ACTIONS, function_specs
 
 if TYPE_CHECKING:
     from conftest import Synth
@@ -164,6 +164,7 @@ def test_function_environment_has_exactly_what_each_function_reads(synth: Synth,
         expected = set(COMMON_ENV)
         expected |= {"TABLE_NAME"} if spec.table else set()
         expected |= {"EVENTS_QUEUE_URL"} if spec.send else set()
+        expected |= {"DLQ_URL"} if spec.dead_letters else set()
         expected |= {"CLERK_INSTANCE_ID"} if config.clerk_instance_id else set()
         expected |= {"CLERK_JWT_KEY"} if config.clerk_jwt_key else set()
         expected |= {"CLERK_JWKS_URL"} if config.clerk_jwks_url else set()
@@ -244,16 +245,19 @@ def test_function_role_has_exactly_its_grants(synth: Synth, stage: str, key: str
         expected.append({"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": queue_arn})
     if spec.consume:
         expected.append({"Effect": "Allow", "Action": list(CONSUME_ACTIONS), "Resource": queue_arn})
+    if spec.dead_letters:
+        dlq_arn = _arn(synth.logical_id(stage, stack.events.dlq))
+        expected.append({"Effect": "Allow", "Action": list(DEAD_LETTER_ACTIONS), "Resource": dlq_arn})
     assert _statement_set(_role_statements(synth, stage, key)) == _statement_set(expected)
 
 
 def test_least_privilege_matrix_matches_the_design() -> None:
-    grants = {key: (spec.table, spec.send, spec.consume) for key, spec in SPECS.items()}
+    grants = {key: (spec.table, spec.send, spec.consume, spec.dead_letters) for key, spec in SPECS.items()}
     assert grants == {
-        "webhook": (False, True, False),
-        "worker": (True, True, True),
-        "sync_api": (True, True, False),
-        "authorizer": (True, True, False),
+        "webhook": (False, True, False, False),
+        "worker": (True, True, True, False),
+        "sync_api": (True, True, False, True),  # the admin API looks at and replays the DLQ
+        "authorizer": (True, True, False, False),
     }
 
 
@@ -267,7 +271,8 @@ def _aws_calls_in_functions(service: str) -> dict[str, set[str]]:
     calls: dict[str, set[str]] = {}
     for path in sorted((ROOT / "functions").rglob("*.py")):
         source = path.read_text()
-        methods = set(re.findall(r"\.(\w+)\(", source)) | set(re.findall(r"get_paginator\(\s*[\"'](\w+)", source))
+        # Called, or passed on to be called (clerk_sync/dlq.py hands `self._sqs.receive_message` to its error wrapper).
+        methods = set(re.findall(r"\.(\w+)[(,]", source)) | set(re.findall(r"get_paginator\(\s*[\"'](\w+)", source))
         for method in methods & set(by_method):
             calls.setdefault(by_method[method], set()).add(str(path.relative_to(ROOT)))
     return calls
@@ -290,12 +295,29 @@ def test_table_actions_are_exactly_the_dynamodb_operations_functions_call() -> N
     assert not granted - set(calls), f"granted but never called: {sorted(granted - set(calls))}"
 
 
-def test_functions_call_no_sqs_operation_beyond_send() -> None:
-    # Receiving and deleting is the event source mapping's job; code only sends (sqs:SendMessage covers batches).
+# The DLQ operations clerk_sync/dlq.py issues, as IAM names them (the batch form is authorized as the single one).
+DEAD_LETTER_OPERATIONS = {
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+    "DeleteMessage": "DeleteMessage",
+    "GetQueueAttributes": "GetQueueAttributes",
+    "ReceiveMessage": "ReceiveMessage",
+}
+
+
+def test_functions_call_no_sqs_operation_beyond_send_and_the_dlq_module() -> None:
+    # Receiving and deleting from the event queue is the event source mapping's job; code only sends
+    # (sqs:SendMessage covers batches), but for clerk_sync/dlq.py, which works the DLQ for the admin API.
     calls = _aws_calls_in_functions("sqs")
     assert "SendMessage" in calls, "the scan of functions/ found no SQS calls: fix the test"
-    extra = {op: sorted(files) for op, files in calls.items() if op not in {"SendMessage", "SendMessageBatch"}}
+    dlq_module = "functions/clerk_sync/dlq.py"
+    extra = {
+        op: sorted(files)
+        for op, files in calls.items()
+        if op not in {"SendMessage", "SendMessageBatch"} and (op not in DEAD_LETTER_OPERATIONS or files != {dlq_module})
+    }
     assert not extra, f"grant these in infra/functions.py (FunctionSpec) first: {extra}"
+    granted = {action.removeprefix("sqs:") for action in DEAD_LETTER_ACTIONS}
+    assert {DEAD_LETTER_OPERATIONS[op] for op in calls if op in DEAD_LETTER_OPERATIONS} == granted
 
 
 def test_roles_have_no_managed_policies_and_trust_only_lambda(synth: Synth, stage: str) -> None:

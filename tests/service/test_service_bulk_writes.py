@@ -194,18 +194,33 @@ def _user_events(harness: Harness, since: int = 0) -> list[tuple[Envelope, str]]
 
 def test_user_webhooks_cost_one_write_each_and_queue_one_membership_sync(harness: Harness) -> None:
     user_id = harness.clerk.create_user(first_name="Ada")["id"]
+    since = len(harness.clerk.events)  # a user from before the webhook endpoint: its memberships are unknown
     harness.clerk.update_user(user_id, first_name="Ada L.")
     harness.clerk.update_user(user_id, first_name="Ada Lovelace")
-    for envelope, msg_id in _user_events(harness):
+    for envelope, msg_id in _user_events(harness, since):
         with recorded() as calls:
             assert harness.service.apply_event(envelope, msg_id).outcome is Outcome.APPLIED
         assert [name for name, _ in calls] == ["UpdateItem"]  # the profile and the request, no read
     assert len(harness.queued_syncs()) == 1
 
 
+def test_user_created_costs_one_write_and_marks_the_memberships_known(harness: Harness) -> None:
+    user_id = harness.clerk.create_user(first_name="Ada")["id"]
+    harness.clerk.update_user(user_id, first_name="Ada L.")
+    for envelope, msg_id in _user_events(harness):
+        with recorded() as calls:
+            assert harness.service.apply_event(envelope, msg_id).outcome is Outcome.APPLIED
+        assert [name for name, _ in calls] == ["UpdateItem"]
+    # Its memberships arrive by their own webhooks: no sync now, none on the first update.
+    assert harness.queued_syncs() == []
+    assert wiring.membership_sync_claims().state(user_id).synced_at is not None
+
+
 def test_a_lost_membership_sync_request_is_asked_again_once_after_the_retry_window(harness: Harness) -> None:
     user_id = harness.clerk.create_user(first_name="Ada")["id"]
-    harness.deliver()
+    since = len(harness.clerk.events)  # a user from before the webhook endpoint
+    harness.clerk.update_user(user_id, first_name="Ada A.")
+    harness.deliver(since=since)
     assert len(harness.queued_syncs()) == 1  # taken off the queue and never run: lost
     # As if that request was made longer ago than the retry window (15 minutes).
     wiring.table().update({"PK": f"USER#{user_id}", "SK": "PROFILE"}, {"memberships_requested_at": 1})

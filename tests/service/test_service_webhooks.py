@@ -34,9 +34,10 @@ def test_tie_with_different_content_is_settled_by_clerk_not_arrival_order(harnes
 
 def test_user_webhooks_queue_one_membership_sync_per_user(harness: Harness) -> None:
     user_id = harness.clerk.create_user(first_name="Ada")["id"]
+    since = len(harness.clerk.events)  # a user from before the webhook endpoint: its memberships are unknown
     harness.clerk.update_user(user_id, first_name="Ada L.")
     harness.clerk.update_user(user_id, first_name="Ada Lovelace")
-    harness.deliver()
+    harness.deliver(since=since)
     queued = harness.queued_syncs()
     assert [(q.target, q.user_id, q.trigger) for q in queued] == [(SyncTarget.USER_ORGANIZATIONS, user_id, "webhook")]
     assert harness.calls() == 0  # queued, not called inline
@@ -60,18 +61,30 @@ def test_queued_membership_sync_runs_in_the_worker_and_stops_further_requests(ha
     assert harness.queued_syncs() == []  # membership state is on record now
 
 
-@pytest.mark.parametrize(("mode", "expected"), [("never", 0), ("missing", 1), ("always", 1)])
+@pytest.mark.parametrize(
+    ("mode", "created", "expected"),
+    [
+        ("never", False, 0),
+        ("missing", False, 1),
+        ("always", False, 1),
+        ("never", True, 0),
+        ("missing", True, 0),
+        ("always", True, 1),
+    ],
+)
 def test_membership_sync_mode_decides_whether_user_webhooks_queue_syncs(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch, mode: str, expected: int
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, mode: str, created: bool, expected: int
 ) -> None:
+    """`created`: user.created is delivered too (a user Clerk just created: in `missing` mode, nothing to sync)."""
     from clerk_sync import wiring
 
     monkeypatch.setenv("USER_EVENT_MEMBERSHIP_SYNC", mode)
     wiring.reset()
     user_id = harness.clerk.create_user(first_name="Ada")["id"]
+    since = 0 if created else len(harness.clerk.events)
     for number in range(3):
         harness.clerk.update_user(user_id, first_name=f"Ada {number}")
-    harness.deliver()
+    harness.deliver(since=since)
     assert len(harness.queued_syncs()) == expected  # coalesced per user
 
 

@@ -43,6 +43,7 @@ def handlers_on(clerk: ClerkEmulator, monkeypatch: pytest.MonkeyPatch, **overrid
         environment: dict[str, str | None] = {
             "TABLE_NAME": created.table_name,
             "EVENTS_QUEUE_URL": created.queue_url,
+            "DLQ_URL": created.dlq_url,
             "CLERK_WEBHOOK_SIGNING_SECRET": TEST_SECRET,
             "CLERK_WEBHOOK_SECRET": None,
             "CLERK_INSTANCE_ID": None,

@@ -19,20 +19,21 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from clerk_sync import keys
 from clerk_sync.api import permissions
+from clerk_sync.api.admin_routes import router as admin_router
+from clerk_sync.api.admin_schemas import ADMIN_FIELDS
 from clerk_sync.api.bodies import JsonBodyResolver
 from clerk_sync.api.caller import Caller
 from clerk_sync.api.console_routes import is_console_path
 from clerk_sync.api.console_routes import router as console_router
+from clerk_sync.api.documented import documented as _documented
 from clerk_sync.api.errors import ApiError, from_exception
 from clerk_sync.api.schemas import (
     JOB_ID_PATTERN,
     ORG_ID_PATTERN,
     USER_ID_PATTERN,
-    ErrorBody,
     MembershipStatus,
     MembershipSyncRequest,
     MembersSyncResult,
@@ -63,23 +64,6 @@ def _error_response(error: ApiError) -> Response[dict[str, Any]]:
         body=error.body(),
         headers=error.headers(),
     )
-
-
-def _documented(*statuses: int) -> dict[int, OpenAPIResponse]:
-    error = {"application/json": {"model": ErrorBody}}
-    described = {
-        400: "malformed body or id",
-        401: "no valid session token",
-        403: "not allowed for this caller",
-        404: "not in Clerk",
-        413: "body over 16 KiB",
-        415: "body that is not JSON",
-        429: "this caller synced too often, or Clerk is rate limiting (see Retry-After)",
-        503: "Clerk or storage unavailable (see Retry-After)",
-    }
-    # Every route refuses a body it cannot read as JSON (api/bodies.py: 400, 413, 415), whether or not it takes one.
-    always = (400, 401, 413, 415, 503)
-    return {status: {"description": described[status], "content": error} for status in (*always, *statuses)}  # type: ignore[typeddict-item]
 
 
 def caller() -> Caller:
@@ -144,6 +128,8 @@ def require_caller(app: APIGatewayHttpResolver, next_middleware: NextMiddleware)
 
 
 app.use(middlewares=[require_caller])
+# The operator console's reads (platform admins only): api/admin_routes.py, behind the same middleware.
+app.include_router(admin_router)
 app.include_router(console_router)
 
 
@@ -331,7 +317,7 @@ def job_status(jobId: Annotated[str, Path(pattern=JOB_ID_PATTERN)]) -> Job:  # n
 
 # The names a validation error may report: the request body's fields and the routes' path parameters. Any other
 # location part (an unexpected key, a list index) is the client's own input and is never echoed.
-_REPORTED_FIELDS = frozenset({*MembershipSyncRequest.model_fields, "clerkUserId", "clerkOrgId", "jobId"})
+_REPORTED_FIELDS = frozenset({*MembershipSyncRequest.model_fields, "clerkUserId", "clerkOrgId", "jobId", *ADMIN_FIELDS})
 
 
 def _place(location: Any) -> str:

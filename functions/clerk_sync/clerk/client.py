@@ -350,6 +350,17 @@ class ClerkClient:
             raise ClerkResponseError("expected a JSON array of users", operation=operation)
         return Page(_parse_models(operation, User, payload), limit=limit, offset=offset)
 
+    def find_users_by_email(
+        self, email: str, *, limit: int = 10, deadline: float | None = None, timeout_budget: float | None = None
+    ) -> list[User]:
+        """`GET /users?email_address=`: the users with this email address (Clerk matches it exactly)."""
+        params: dict[str, str | int | list[str]] = {"limit": _limit(limit), "email_address": [email]}
+        operation = "GetUserList"
+        payload = _json(operation, self._get(operation, "/users", params, self._deadline(deadline, timeout_budget)))
+        if not isinstance(payload, list):
+            raise ClerkResponseError("expected a JSON array of users", operation=operation)
+        return _parse_models(operation, User, payload)
+
     def list_organizations(
         self,
         *,

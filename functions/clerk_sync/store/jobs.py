@@ -13,6 +13,8 @@ from clerk_sync.store.seen import ids_under, keep_ids
 from clerk_sync.store.table import Table, placeholders
 
 JOB_LISTED_ENTITY = "job_listed"
+RECENT_JOB_ENTITY = "recent_job"
+MAX_RECENT_JOBS = 100
 
 
 def _expiry() -> int:
@@ -32,6 +34,15 @@ class JobStore:
         written = self._table.put(item, when.IS_NEW, {})
         if not written.applied and written.old != item:
             raise StoreConflictError(f"job {job.job_id} already exists")
+        # After the job: a pointer without its job is never listed (recent() reads the jobs), a job whose pointer
+        # failed is only missing from the admin list. Jobs are rare (beyond one page of memberships), so one write.
+        pointer = {
+            **keys.recent_job_key(job.created_at, job.job_id),
+            "entity": RECENT_JOB_ENTITY,
+            "job_id": job.job_id,
+            keys.TTL_ATTRIBUTE: item[keys.TTL_ATTRIBUTE],
+        }
+        self._table.put_many([pointer], "recent job pointer")
 
     def get(self, job_id: str) -> Job | None:
         item = self._table.get(keys.job_key(job_id))
@@ -51,6 +62,18 @@ class JobStore:
     def listed(self, job_id: str) -> set[str]:
         """Every scope key the job's steps noted with `keep_listed`."""
         return ids_under(self._table, keys.JOB_PREFIX + job_id)
+
+    def recent(self, limit: int = 50) -> list[Job]:
+        """The newest jobs first, at most `limit` (one Query of the pointers, one BatchGet of the jobs)."""
+        pointers = self._table.query_page(
+            KeyConditionExpression=f"{keys.PK} = :pk",
+            ExpressionAttributeValues=placeholders(pk=keys.RECENT_JOBS_PK),
+            ScanIndexForward=False,
+            Limit=max(1, min(limit, MAX_RECENT_JOBS)),
+        )
+        ids = [str(pointer["job_id"]) for pointer in pointers]
+        found = {str(item["job_id"]): item for item in self._table.get_many([keys.job_key(i) for i in ids])}
+        return [job_from_item(found[i]) for i in ids if i in found]
 
     def started_by(self, user_id: str) -> list[Job]:
         """The jobs the user started (GSI1, eventually consistent)."""

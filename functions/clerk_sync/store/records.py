@@ -71,7 +71,13 @@ class SyncStore:
     # ---- users and organizations -------------------------------------------------------------
 
     def put_user(
-        self, user: User, ctx: WriteContext, *, fetched: bool = False, request_memberships_at: int | None = None
+        self,
+        user: User,
+        ctx: WriteContext,
+        *,
+        fetched: bool = False,
+        request_memberships_at: int | None = None,
+        memberships_known_at: int | None = None,
     ) -> WriteResult:
         """Version-guarded upsert; `fetched` marks data just read from Clerk's API (wins ties, refreshes).
 
@@ -79,10 +85,16 @@ class SyncStore:
         `prior_sync` is that state as the write found it (from the old item: no read). `request_memberships_at`
         notes, in the same write, that a sync of the user's memberships was asked for then, unless one already was
         (`memberships_requested_at` is set only where the profile has none; docs/decisions/0026).
+        `memberships_known_at` notes, where none is, that the memberships need no sync (`memberships_synced_at`):
+        a user Clerk just created has none but those its membership webhooks bring.
         """
         item = items.user_item(user, ctx, self._policy)
-        asked = {items.MEMBERSHIPS_REQUESTED_AT: request_memberships_at} if request_memberships_at is not None else None
-        return self._upsert_profile(item, Entity.USER, user.id, ctx, fetched=fetched, if_absent=asked)
+        state: dict[str, int] = {}
+        if request_memberships_at is not None:
+            state[items.MEMBERSHIPS_REQUESTED_AT] = request_memberships_at
+        if memberships_known_at is not None:
+            state[items.MEMBERSHIPS_SYNCED_AT] = memberships_known_at
+        return self._upsert_profile(item, Entity.USER, user.id, ctx, fetched=fetched, if_absent=state or None)
 
     def put_organization(self, org: Organization, ctx: WriteContext, *, fetched: bool = False) -> WriteResult:
         item = items.organization_item(org, ctx, self._policy)
@@ -266,6 +278,23 @@ class SyncStore:
             **_projection((*fields, "deleted") if fields else ()),
         )
         return [item for item in found if include_deleted or not item.get("deleted")]
+
+    def user_memberships_page(self, user_id: str, *, limit: int) -> list[Item]:
+        """At most `limit` of the user's live memberships (GSI1, one Query request): a bounded read for a page."""
+        return self.table.query_page(
+            IndexName=keys.GSI1_NAME,
+            KeyConditionExpression=f"{keys.GSI1_PK} = :pk AND begins_with({keys.GSI1_SK}, :prefix)",
+            ExpressionAttributeValues=placeholders(pk=keys.USER_PREFIX + user_id, prefix=keys.ORG_PREFIX),
+            Limit=limit,
+        )
+
+    def organization_memberships_page(self, org_id: str, *, limit: int) -> list[Item]:
+        """At most `limit` of the organization's memberships, tombstoned ones included (one Query request)."""
+        return self.table.query_page(
+            KeyConditionExpression=f"{keys.PK} = :pk AND begins_with({keys.SK}, :member)",
+            ExpressionAttributeValues=placeholders(pk=keys.ORG_PREFIX + org_id, member=keys.MEMBER_PREFIX),
+            Limit=limit,
+        )
 
     def records_page(
         self, *, start_key: dict[str, str] | None = None, limit: int = 500

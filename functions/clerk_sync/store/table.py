@@ -305,11 +305,20 @@ class Table:
         start_key: dict[str, str] | None = None,
         limit: int = 1000,
         filter_expression: str | None = None,
+        fields: Sequence[str] = (),
+        consistent: bool = True,
         **bound: Any,
     ) -> tuple[list[Item], dict[str, str] | None]:
         """One Scan request of up to `limit` items read (fewer returned when filtered) and the key to continue
-        from (None at the end): a checkpointable walk of the whole table."""
-        request: dict[str, Any] = {"TableName": self.name, "ConsistentRead": True, "Limit": limit}
+        from (None at the end): a checkpointable walk of the whole table. `fields`: only these attributes (and the
+        keys) of each item; `consistent` False halves the read cost where a count a moment old will do."""
+        request: dict[str, Any] = {"TableName": self.name, "ConsistentRead": consistent, "Limit": limit}
+        if fields:
+            names = list(dict.fromkeys((keys.PK, keys.SK, *fields)))
+            # Every name aliased: some (`deleted`, ...) may be reserved words.
+            aliases = {f"#f{number}": name for number, name in enumerate(names)}
+            request["ProjectionExpression"] = ", ".join(aliases)
+            request["ExpressionAttributeNames"] = aliases
         if start_key is not None:
             request["ExclusiveStartKey"] = serialize(start_key)
         if filter_expression:

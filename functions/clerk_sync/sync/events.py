@@ -26,7 +26,7 @@ from clerk_sync.sync.deps import SyncDeps
 from clerk_sync.sync.memberships import MembershipSync
 from clerk_sync.sync.organizations import OrganizationSync
 from clerk_sync.sync.users import UserSync
-from clerk_sync.vocabulary import SyncSource
+from clerk_sync.vocabulary import USER_CREATED, MembershipSyncMode, SyncSource
 
 logger = child_logger()
 
@@ -44,7 +44,12 @@ class EventSync:
         """Applies one Clerk webhook event; raises pydantic's `ValidationError` for data that does not fit."""
         change = change_from_envelope(envelope)
         ctx = WriteContext(SyncSource.WEBHOOK, self._deps.clock_ms(), event_id)
-        if isinstance(change, UserUpserted):
+        # A user Clerk just created has no membership its own webhooks do not bring: in `missing` mode nothing to
+        # sync, now or on the user's first update (docs/decisions/0026).
+        known = envelope.type == USER_CREATED and self._membership_mode() == "missing"
+        if isinstance(change, UserUpserted) and known:
+            result = self._deps.store.put_user(change.user, ctx, memberships_known_at=ctx.now_ms)
+        elif isinstance(change, UserUpserted):
             # The profile's write asks for the membership sync itself when one may be due: no second request.
             asked = ctx.now_ms if self._membership_syncs_on() else None
             result = self._deps.store.put_user(change.user, ctx, request_memberships_at=asked)
@@ -55,7 +60,7 @@ class EventSync:
             self._deps.follow_ups.cascade_pass(change.user_id, SyncSource.WEBHOOK, ctx.now_ms, required=True)
         if result.outcome is Outcome.NEEDS_REFETCH:
             self._refetch(change)
-        if isinstance(change, UserUpserted) and result.outcome is Outcome.APPLIED:
+        if isinstance(change, UserUpserted) and result.outcome is Outcome.APPLIED and not known:
             self._request_membership_sync(change.user.id, result.prior_sync, ctx.now_ms)
         return result
 
@@ -87,8 +92,11 @@ class EventSync:
             case MembershipUpserted(membership=m) | MembershipDeleted(membership=m):
                 self._memberships.sync_membership(m.org_id, m.user_id, source=source)
 
+    def _membership_mode(self) -> MembershipSyncMode:
+        return self._deps.options.membership_sync_on_user_event
+
     def _membership_syncs_on(self) -> bool:
-        return self._deps.options.membership_sync_on_user_event != "never" and self._deps.follow_ups.delivered
+        return self._membership_mode() != "never" and self._deps.follow_ups.delivered
 
     def _request_membership_sync(self, user_id: str, prior: MembershipSyncState | None, now: int) -> None:
         """Queues a sync of the user's memberships when the configured mode asks for one, coalesced per user.

@@ -1,8 +1,9 @@
 """`dlq list | show ID | replay [--all | ID...] | purge --yes`: the dead-letter queue of a local stack or a stage.
 
-What each does to SQS is in `clerk_sync_local.dlq` (looking consumes nothing; a replay sends, then deletes). Each
-command prints a table, or with `--json` one JSON object as its last line, and exits 0 only when it did all it was
-asked: a replay that left something behind exits 1 and says what is left.
+What each does to SQS is in `clerk_sync.dlq`, purge and move tasks in `clerk_sync_local.dlq` (looking consumes
+nothing; a replay sends, then deletes). Each command prints a table, or with `--json` one JSON object as its last
+line, and exits 0 only when it did all it was asked: a replay that left something behind exits 1 and says what is
+left.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from clerk_sync_local.cli.common import (
 )
 
 if TYPE_CHECKING:
+    from clerk_sync.dlq import DeadLetter, Progress, ReplayResult
     from clerk_sync_local.cli.targets import Target
-    from clerk_sync_local.dlq import DeadLetter, DeadLetterQueue, Progress, ReplayResult
+    from clerk_sync_local.dlq import DeadLetterQueue
 
 DEFAULT_CDK_JSON = Path("cdk.json")
 # SQS message ids of standard queues are UUIDs.
@@ -56,7 +58,7 @@ def _dead_letters(target: Target) -> DeadLetterQueue:
 
 @contextmanager
 def _sqs_errors(target: Target) -> Iterator[None]:
-    from clerk_sync_local.dlq import DeadLetterError
+    from clerk_sync.dlq import DeadLetterError
 
     try:
         yield

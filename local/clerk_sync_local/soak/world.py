@@ -27,12 +27,12 @@ import httpx
 from botocore.exceptions import ClientError
 
 from clerk_sync import wiring
+from clerk_sync.dlq import move_message
 from clerk_sync.items import ItemPolicy
 from clerk_sync.messages import QueuedEvent, QueuedSync, decode_message
 from clerk_sync.resources import EVENT_QUEUE
 from clerk_sync.store import SyncStore, Table
 from clerk_sync_local.convergence import differences
-from clerk_sync_local.dlq import move_message
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.webhooks import sign_headers
 from clerk_sync_local.gateway import Gateway

@@ -340,6 +340,9 @@ class LocalStack:
             **moto.environment(),
             "TABLE_NAME": resources.table_name,
             "EVENTS_QUEUE_URL": resources.queue_url,
+            # The sync API's admin routes list and replay it (on AWS only that function gets it; here all share one
+            # environment and only the admin routes read it).
+            "DLQ_URL": resources.dlq_url,
             "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_METRICS_DISABLED": "true",
