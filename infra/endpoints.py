@@ -30,6 +30,7 @@ AUTHORIZER_RESPONSE_TYPE: Final = "simple"
 PAYLOAD_FORMAT_VERSION: Final = "2.0"
 
 WEBHOOK_PATH: Final = "/api/webhooks/clerk"
+CONSOLE_PATH: Final = "/console"  # the operator console's shell (clerk_sync/api/console_routes.py)
 
 
 def authorizer_identity_sources(caching: bool) -> tuple[str, ...]:
@@ -37,6 +38,11 @@ def authorizer_identity_sources(caching: bool) -> tuple[str, ...]:
     # A request without an identity source gets 401 from API Gateway itself; with caching off there is
     # none, so a session cookie alone reaches the authorizer too.
     return (AUTHORIZER_IDENTITY_SOURCE,) if caching else ()
+
+
+def is_console(path: str) -> bool:
+    """A route of the console's static shell (a page for a browser, not an API operation)."""
+    return path == CONSOLE_PATH or path.startswith(CONSOLE_PATH + "/")
 
 
 class Route(NamedTuple):
@@ -67,4 +73,8 @@ ROUTES: Final[tuple[Route, ...]] = (
     Route("GET", "/api/admin/dlq", "sync_api", authorized=True),
     Route("POST", "/api/admin/dlq/replay", "sync_api", authorized=True),
     Route("GET", "/api/admin/jobs", "sync_api", authorized=True),
+    # The operator console's static shell: a browser navigation sends no bearer token, and the shell holds no
+    # data; what it shows comes from /api/admin/* behind the authorizer (docs/decisions/0030).
+    Route("GET", CONSOLE_PATH, "sync_api", authorized=False),
+    Route("GET", CONSOLE_PATH + "/{asset}", "sync_api", authorized=False),
 )

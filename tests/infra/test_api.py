@@ -38,11 +38,13 @@ def test_route_table_module_is_pure_data() -> None:
     assert result.returncode == 0, "infra/endpoints.py must not import aws_cdk: the local gateway imports it"
 
 
-def test_route_table_has_unique_routes_and_one_unauthorized_webhook() -> None:
+def test_route_table_has_unique_routes_and_only_the_webhook_and_console_shell_unauthorized() -> None:
     keys = [(route.method, route.path) for route in endpoints.ROUTES]
     assert len(keys) == len(set(keys))
     assert [r for r in endpoints.ROUTES if not r.authorized] == [
-        endpoints.Route("POST", "/api/webhooks/clerk", "webhook", authorized=False)
+        endpoints.Route("POST", "/api/webhooks/clerk", "webhook", authorized=False),
+        endpoints.Route("GET", "/console", "sync_api", authorized=False),
+        endpoints.Route("GET", "/console/{asset}", "sync_api", authorized=False),
     ]
     assert all(r.function == "sync_api" for r in endpoints.ROUTES if r.authorized)
 

@@ -118,6 +118,9 @@ def test_code_asset_is_functions_dir_without_bytecode(synth: Synth) -> None:
     s3_key = _function(synth, "dev", "worker")["Properties"]["Code"]["S3Key"]
     asset = synth.outdir / f"asset.{s3_key.removesuffix('.zip')}"
     assert (asset / "clerk_sync" / "keys.py").is_file()
+    # Files other than Python ship too: the console's shell is read from the package per request.
+    for name in ("index.html", "console.js", "console.css"):
+        assert (asset / "clerk_sync" / "console" / name).is_file()
     assert not list(asset.rglob("__pycache__"))
     assert not list(asset.rglob("*.pyc"))
 

@@ -26,6 +26,8 @@ from clerk_sync.api.admin_routes import router as admin_router
 from clerk_sync.api.admin_schemas import ADMIN_FIELDS
 from clerk_sync.api.bodies import JsonBodyResolver
 from clerk_sync.api.caller import Caller
+from clerk_sync.api.console_routes import is_console_path
+from clerk_sync.api.console_routes import router as console_router
 from clerk_sync.api.documented import documented as _documented
 from clerk_sync.api.errors import ApiError, from_exception
 from clerk_sync.api.schemas import (
@@ -112,6 +114,8 @@ def _found(report: SyncReport, what: str) -> SyncReport:
 
 def require_caller(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
     """Answers an unauthenticated request (bad token, missing context) before any route code runs."""
+    if is_console_path(app.current_event.path):  # the console's static shell: no data, no caller
+        return next_middleware(app)
     context = app.current_event.request_context.authorizer.get_lambda
     current = Caller.from_context(context)
     if not current.authenticated:
@@ -126,6 +130,7 @@ def require_caller(app: APIGatewayHttpResolver, next_middleware: NextMiddleware)
 app.use(middlewares=[require_caller])
 # The operator console's reads (platform admins only): api/admin_routes.py, behind the same middleware.
 app.include_router(admin_router)
+app.include_router(console_router)
 
 
 # ---- the caller ------------------------------------------------------------------------------------------

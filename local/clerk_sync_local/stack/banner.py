@@ -16,7 +16,7 @@ from rich.console import Console
 
 from clerk_sync_local.stack.local_stack import LocalStack
 from clerk_sync_local.stack.ready import DEFAULT_READY_FILE
-from infra.endpoints import ROUTES, WEBHOOK_PATH, Route
+from infra.endpoints import CONSOLE_PATH, ROUTES, WEBHOOK_PATH, Route, is_console
 
 # The demo user may call every route for themself and their organization (they created it: org admin);
 # syncing any other user is for platform admins.
@@ -50,6 +50,11 @@ def token_command(user_id: str, org_id: str | None, ready_file: Path) -> str:
     return f"clerk-sync token {shlex.quote(user_id)}{org}{_ready_option(ready_file)}"
 
 
+def console_command(api_url: str, admin_user_id: str, ready_file: Path) -> str:
+    """Prints the console's URL with a fresh admin token in its fragment, when run (the banner itself holds none)."""
+    return f'echo "{api_url}{CONSOLE_PATH}#token=$({token_command(admin_user_id, None, ready_file)})"'
+
+
 def curl_commands(stack: LocalStack) -> list[str]:
     """One copy-paste command per API route, with real seeded ids where the route takes one.
 
@@ -71,6 +76,8 @@ def curl_commands(stack: LocalStack) -> list[str]:
     for route in ROUTES:
         if route.path == WEBHOOK_PATH:
             continue  # Svix signs these: the emulator example below drives that path
+        if is_console(route.path):
+            continue  # a page for a browser: console_command below
         admin = route.path in _ADMIN_ROUTES or route.path.startswith(_ADMIN_API)
         token = "$CLERK_SESSION_TOKEN" if real else ("$ADMIN_TOKEN" if admin else demo_token)
         path = _example_path(route, values)
@@ -90,6 +97,26 @@ def curl_commands(stack: LocalStack) -> list[str]:
             parts.append(f"-d {_shell_json(body)}")
         commands.append(" ".join(parts))
     return commands
+
+
+def _print_console(console: Console, stack: LocalStack, ready_file: Path) -> None:
+    ready = stack.ready
+    assert ready is not None
+    if ready.clerk_mode == "clerk":
+        where = f"{ready.api_url}{CONSOLE_PATH}"
+        console.print(
+            f"Operator console (platform admins): {where}  (paste a session token there)", soft_wrap=True, markup=False
+        )
+    elif ready.admin_user_id:
+        console.print(
+            "[bold]Operator console[/] (platform admins): open the URL this prints; the token stays in the tab:",
+            soft_wrap=True,
+        )
+        command = console_command(ready.api_url, ready.admin_user_id, ready_file)
+        console.print(command, soft_wrap=True, highlight=False, markup=False)
+    else:
+        return
+    console.print()
 
 
 def print_banner(console: Console, stack: LocalStack, ready_file: Path) -> None:
@@ -140,6 +167,7 @@ def print_banner(console: Console, stack: LocalStack, ready_file: Path) -> None:
             plain("# no demo data (--no-seed): create a user and an organization in the emulator (below), then")
             plain("export CLERK_USER_ID=user_...  CLERK_ORG_ID=org_...")
     plain()
+    _print_console(console, stack, ready_file)
     console.print(
         "[bold]Every API route[/] (export the tokens first; JOB_ID is in a response that started a job):",
         soft_wrap=True,

@@ -14,7 +14,7 @@ from rich.console import Console
 from clerk_sync_local.stack import LocalStack
 from clerk_sync_local.stack.banner import curl_commands, print_banner
 from clerk_sync_local.stack.ready import DEFAULT_READY_FILE
-from infra.endpoints import ROUTES, WEBHOOK_PATH
+from infra.endpoints import ROUTES, WEBHOOK_PATH, is_console
 from tests.support.log_scan import Known, report, scan
 from tests.unit.local.conftest import ready_info
 
@@ -121,7 +121,8 @@ def test_banner_with_real_clerk_points_at_no_key_in_the_ready_file() -> None:
 
 def test_curl_commands_cover_every_api_route_with_seeded_ids() -> None:
     commands = curl_commands(_stack(api_url="http://127.0.0.1:8787"))
-    assert len(commands) == len([route for route in ROUTES if route.path != WEBHOOK_PATH])
+    api_routes = [route for route in ROUTES if route.path != WEBHOOK_PATH and not is_console(route.path)]
+    assert len(commands) == len(api_routes)
     assert all("{" not in shlex.split(command)[4] for command in commands)  # no template left in a URL
     urls = {shlex.split(command)[4]: command for command in commands}
     assert "$ADMIN_TOKEN" in urls["http://127.0.0.1:8787/api/sync/user/user_d"]
@@ -152,3 +153,21 @@ def test_curl_commands_without_seed_use_placeholders_and_the_admin_token() -> No
     words = shlex.split(membership)
     assert words[words.index("-d") + 1] == '{"clerkOrgId":"$CLERK_ORG_ID","clerkUserId":"$CLERK_USER_ID"}'
     assert '-d "{\\"clerkOrgId' in membership  # double-quoted: the shell fills in the variables
+
+
+def test_banner_prints_a_command_that_opens_the_console_as_the_local_admin() -> None:
+    stack = _seeded_stack(api_url="http://127.0.0.1:8787")
+    text = _banner(stack, Path("/tmp/my stack/ready.json"))
+    (line,) = [line for line in text.splitlines() if "/console#token=" in line]
+    # The URL is built when the command runs: the banner holds no token.
+    assert line.startswith('echo "http://127.0.0.1:8787/console#token=$(clerk-sync token user_a ')
+    assert line.endswith(')"')
+    words = shlex.split(line.split("$(", 1)[1].removesuffix(')"'))
+    assert words == ["clerk-sync", "token", "user_a", "--ready-file", "/tmp/my stack/ready.json"]
+
+
+def test_banner_with_real_clerk_names_the_console_without_a_token() -> None:
+    stack = _seeded_stack(clerk_mode="clerk", demo_user_id=None, demo_org_id=None, emulator_admin_url=None)
+    text = _banner(stack)
+    assert "/console  (paste a session token there)" in text
+    assert "#token=" not in text
