@@ -29,6 +29,8 @@ from clerk_sync.store.table import Item, Table, placeholders
 HISTORY_ENTITY: Final = "history"
 HISTORY_COUNTS_ENTITY: Final = "history_counts"
 OUTCOMES_ENTITY: Final = "outcomes"
+# Every item of the history: not records, so comparisons with Clerk's state leave them out.
+HISTORY_ENTITIES: Final = frozenset({HISTORY_ENTITY, HISTORY_COUNTS_ENTITY, OUTCOMES_ENTITY})
 DEFAULT_KEEP_DAYS: Final = 30
 # Counted on the entity, not stored one by one.
 COUNTED: Final = frozenset({Outcome.STALE, Outcome.DUPLICATE})
