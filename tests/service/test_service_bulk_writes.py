@@ -41,6 +41,9 @@ def _keys_of(name: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     if name == "BatchWriteItem":
         puts = [r["PutRequest"]["Item"] for rs in params["RequestItems"].values() for r in rs if "PutRequest" in r]
         return [(item["PK"]["S"], item["SK"]["S"]) for item in puts]
+    if name == "TransactWriteItems":
+        parts = [part for entry in params["TransactItems"] for op, part in entry.items() if op != "ConditionCheck"]
+        return [((k := part.get("Key") or part["Item"])["PK"]["S"], k["SK"]["S"]) for part in parts]
     key = params.get("Key") or params["Item"]
     return [(key["PK"]["S"], key["SK"]["S"])]
 
