@@ -12,7 +12,7 @@ import functools
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from clerk_sync.sync.service import SyncService
 
 T = TypeVar("T")
+H = TypeVar("H", bound=Callable[..., Any])
 
 # How long the webhook receiver may wait for `GET /v1/instance` (once per container, CLERK_INSTANCE_ID unset):
 # Svix wants an answer within 15 s, the function times out after 10 s.
@@ -359,6 +360,7 @@ def sync_service() -> SyncService:
         follow_ups=QueuedFollowUps(event_queue()),
         options=options,
         instance=instance_guard(),
+        history=history,  # a provider: a request that writes nothing never builds it
     )
 
 
@@ -397,3 +399,23 @@ def _dead_letters(dlq_url: str) -> Callable[[float], Any]:
         )
 
     return build
+
+
+def flushing_history(handler: H) -> H:
+    """A Lambda handler that flushes the hourly outcome sums at the end of each invocation, raised or not."""
+
+    @functools.wraps(handler)
+    def run(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        finally:
+            flush_history()
+
+    return cast(H, run)
+
+
+def flush_history() -> None:
+    """The hourly outcome sums of this invocation's writes, once at its end; nothing (not even a service built)
+    when this container has no sync service yet. Never raises a store error (sync/history.py)."""
+    if sync_service.cache_info().currsize:
+        sync_service().flush_history()

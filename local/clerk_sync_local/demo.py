@@ -19,6 +19,7 @@ from clerk_sync import keys
 from clerk_sync.items import JOB_ENTITY, SYNC_STATE_ENTITY
 from clerk_sync.store import SyncStore
 from clerk_sync.store.budget import BUDGET_ENTITY
+from clerk_sync.store.history import HISTORY_ENTITIES
 from clerk_sync_local.convergence import differences
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.state import MembershipCreate
@@ -216,7 +217,7 @@ def run_demo(
         shown = [
             item
             for item in everything
-            if item.get("entity") not in (JOB_ENTITY, SYNC_STATE_ENTITY, BUDGET_ENTITY)
+            if item.get("entity") not in {JOB_ENTITY, SYNC_STATE_ENTITY, BUDGET_ENTITY, *HISTORY_ENTITIES}
             and not (item[keys.PK] in bulk and item[keys.SK].startswith(keys.MEMBER_PREFIX))
             and item[keys.PK] not in bulk_users
         ]

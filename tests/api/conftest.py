@@ -14,6 +14,7 @@ import pytest
 from clerk_sync import wiring
 from clerk_sync.store import SyncStore
 from clerk_sync.store.budget import BUDGET_ENTITY
+from clerk_sync.store.history import HISTORY_ENTITIES
 from clerk_sync.store.limits import SYNC_LIMIT_ENTITY
 from clerk_sync.sync.service import SyncService
 from clerk_sync_local.emulator import ClerkEmulator
@@ -88,9 +89,10 @@ class Api:
         return self.clerk.mint_token(user_id, org_id, **claims)
 
     def items(self) -> list[dict[str, Any]]:
-        """The table's items but the per-caller sync counters and the shared Clerk budget (bookkeeping, not
-        records)."""
-        return [item for item in self.store.scan() if item.get("entity") not in (SYNC_LIMIT_ENTITY, BUDGET_ENTITY)]
+        """The table's items but the per-caller sync counters, the shared Clerk budget and history (bookkeeping,
+        not records)."""
+        bookkeeping = HISTORY_ENTITIES | {SYNC_LIMIT_ENTITY, BUDGET_ENTITY}
+        return [item for item in self.store.scan() if item.get("entity") not in bookkeeping]
 
 
 @pytest.fixture

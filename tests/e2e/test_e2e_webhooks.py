@@ -9,12 +9,14 @@ import httpx
 from svix.webhooks import Webhook
 
 from clerk_sync.store.budget import BUDGET_ENTITY
+from clerk_sync.store.history import HISTORY_ENTITIES
 from tests.e2e.conftest import Stack
 
 
 def _records(stack: Stack) -> list[tuple[str, str, object]]:
-    """Keys and versions of the table's items, but the shared Clerk budget's (bookkeeping other work touches)."""
-    items = (item for item in stack.store.scan() if item.get("entity") != BUDGET_ENTITY)
+    """Keys and versions of the table's items, but the shared Clerk budget's (bookkeeping other work touches) and
+    history's."""
+    items = (item for item in stack.store.scan() if item.get("entity") not in HISTORY_ENTITIES | {BUDGET_ENTITY})
     return sorted((item["PK"], item["SK"], item["version"]) for item in items)
 
 

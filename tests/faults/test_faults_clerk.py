@@ -12,6 +12,7 @@ import pytest
 
 from clerk_sync.resources import EVENT_QUEUE
 from clerk_sync.store.budget import BUDGET_ENTITY
+from clerk_sync.store.history import HISTORY_ENTITIES
 from clerk_sync.store.limits import SYNC_LIMIT_ENTITY
 from clerk_sync_local.soak.world import CLERK_READ_TIMEOUT_SECONDS, SoakWorld
 from tests.faults.conftest import assert_settled
@@ -168,9 +169,9 @@ def test_full_outage_during_logins_gives_provisional_records_that_queued_syncs_r
 
 
 def _records(world: SoakWorld) -> list[str]:
-    """The table's items but the per-caller sync counters and the shared Clerk budget (bookkeeping)."""
+    """The table's items but the per-caller sync counters, the shared Clerk budget and history (bookkeeping)."""
     items = world.check_store().scan()
-    bookkeeping = (SYNC_LIMIT_ENTITY, BUDGET_ENTITY)
+    bookkeeping = HISTORY_ENTITIES | {SYNC_LIMIT_ENTITY, BUDGET_ENTITY}
     return sorted(json.dumps(i, sort_keys=True, default=str) for i in items if i.get("entity") not in bookkeeping)
 
 

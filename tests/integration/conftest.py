@@ -14,11 +14,12 @@ from clerk_sync.items import ItemPolicy
 from clerk_sync.store import SyncStore, Table
 from clerk_sync.store.failures import FAILURE_ENTITY
 from clerk_sync.store.freshness import FRESHNESS_ENTITY
+from clerk_sync.store.history import HISTORY_ENTITIES
 from clerk_sync.sync.service import SyncService
 from clerk_sync_local.stack.moto import LocalResources, create_resources
 from tests.support.signing import TEST_SECRET
 
-WORKER_NOTES = frozenset({FAILURE_ENTITY, FRESHNESS_ENTITY})
+WORKER_NOTES = frozenset({FAILURE_ENTITY, FRESHNESS_ENTITY}) | HISTORY_ENTITIES
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Aws:
         return SyncService(self.store(policy))
 
     def items(self) -> list[dict[str, Any]]:
-        """The table's items but the worker's own notes (failures, webhook freshness)."""
+        """The table's items but the worker's own notes (failures, webhook freshness, history)."""
         return [item for item in self.all_items() if item.get("entity") not in WORKER_NOTES]
 
     def all_items(self) -> list[dict[str, Any]]:

@@ -15,12 +15,15 @@ from clerk_sync.models import Envelope
 from clerk_sync.outcomes import WriteResult
 from clerk_sync.store import SyncStore
 from clerk_sync.store.budget import BUDGET_ENTITY
+from clerk_sync.store.history import HISTORY_ENTITIES
 from clerk_sync.sync.service import SyncService
 from clerk_sync_local.emulator import ClerkEmulator
 from clerk_sync_local.emulator.tokens import TokenSigner
 from clerk_sync_local.stack.moto import LocalResources
 from clerk_sync_local.stack.poller import SqsPoller
 from tests.support.handlers_on_emulator import emptied, handlers_on
+
+NOT_RECORDS = HISTORY_ENTITIES | {BUDGET_ENTITY}
 
 
 @pytest.fixture(scope="session")
@@ -83,8 +86,8 @@ class Harness:
         return self.clerk.request_count(route)
 
     def records(self) -> list[dict[str, Any]]:
-        """The table's items but the shared Clerk budget's (bookkeeping every Clerk request touches)."""
-        return [item for item in self.store.scan() if item.get("entity") != BUDGET_ENTITY]
+        """The table's items but the shared Clerk budget's (bookkeeping every Clerk request touches) and history."""
+        return [item for item in self.store.scan() if item.get("entity") not in NOT_RECORDS]
 
     def item(self, pk: str, sk: str) -> dict[str, Any] | None:
         return self.store.get({"PK": pk, "SK": sk})

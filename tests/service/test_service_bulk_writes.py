@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from clerk_sync import wiring
+from clerk_sync.keys import HISTORY_PREFIX, OUTCOMES_PREFIX
 from clerk_sync.models import Envelope
 from clerk_sync.outcomes import Outcome
 from clerk_sync.reports import ChangeOutcome
@@ -36,14 +37,34 @@ def recorded() -> Iterator[list[tuple[str, dict[str, Any]]]]:
         events.unregister("before-parameter-build.dynamodb", before)
 
 
+def _keys_of(name: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    if name == "BatchWriteItem":
+        puts = [r["PutRequest"]["Item"] for rs in params["RequestItems"].values() for r in rs if "PutRequest" in r]
+        return [(item["PK"]["S"], item["SK"]["S"]) for item in puts]
+    if name == "TransactWriteItems":
+        parts = [part for entry in params["TransactItems"] for op, part in entry.items() if op != "ConditionCheck"]
+        return [((k := part.get("Key") or part["Item"])["PK"]["S"], k["SK"]["S"]) for part in parts]
+    key = params.get("Key") or params["Item"]
+    return [(key["PK"]["S"], key["SK"]["S"])]
+
+
+def _is_history(name: str, params: dict[str, Any]) -> bool:
+    return any(pk.startswith((HISTORY_PREFIX, OUTCOMES_PREFIX)) for pk, _ in _keys_of(name, params))
+
+
 def _written_keys(calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str]]:
-    keys = []
-    for name, params in calls:
-        if name not in WRITES:
-            continue
-        key = params.get("Key") or params["Item"]
-        keys.append((key["PK"]["S"], key["SK"]["S"]))
-    return keys
+    """The records written (history's own writes are counted apart: `_history_writes`)."""
+    return [
+        key
+        for name, params in calls
+        if name in WRITES and not _is_history(name, params)
+        for key in _keys_of(name, params)
+    ]
+
+
+def _history_writes(calls: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The write requests history made (entries, counts, hourly sums)."""
+    return [name for name, params in calls if name in WRITES and _is_history(name, params)]
 
 
 def _org_with_members(harness: Harness, members: int) -> tuple[str, list[str]]:
@@ -67,6 +88,7 @@ def test_unchanged_member_resync_reads_and_writes_only_the_organization(harness:
     assert again.count(ChangeOutcome.UNCHANGED, "membership") == 6
     # The organization's own profile is refreshed (its synced_at); no membership and no embedded copy is written.
     assert _written_keys(calls) == [(f"ORG#{org_id}", "PROFILE")]
+    assert _history_writes(calls) == []  # unchanged: summed in memory, no entry and no count
     assert "BatchGetItem" in [name for name, _ in calls]
     assert {m["user_id"] for m in harness.store.organization_memberships(org_id)} == set(users)
 
@@ -82,6 +104,7 @@ def test_unchanged_full_user_resync_writes_only_the_profile(harness: Harness) ->
     assert again.count(ChangeOutcome.UNCHANGED, "organization") == 4
     # The profile's synced_at is what a login's freshness reads: that one write stays.
     assert _written_keys(calls) == [(f"USER#{user_id}", "PROFILE")]
+    assert _history_writes(calls) == []
     assert {m["org_id"] for m in harness.store.user_memberships(user_id)} == set(orgs)
 
 
@@ -99,6 +122,10 @@ def test_a_changed_subset_writes_exactly_that_subset(harness: Harness) -> None:
     )
     assert report.count(ChangeOutcome.APPLIED, "membership") == 2
     assert report.count(ChangeOutcome.UNCHANGED, "membership") == 4
+    assert _history_writes(calls) == ["BatchWriteItem"]  # the two changed memberships' entries, one request
+    for user_id in changed:
+        [entry] = wiring.history().entries("membership", f"{org_id}/{user_id}", limit=1)
+        assert (entry.source, entry.outcome, entry.change) == ("api", "applied", "sync")
     for user_id in changed:
         stored = harness.store.get_membership(org_id, user_id)
         assert stored is not None
@@ -200,7 +227,9 @@ def test_user_webhooks_cost_one_write_each_and_queue_one_membership_sync(harness
     for envelope, msg_id in _user_events(harness, since):
         with recorded() as calls:
             assert harness.service.apply_event(envelope, msg_id).outcome is Outcome.APPLIED
-        assert [name for name, _ in calls] == ["UpdateItem"]  # the profile and the request, no read
+        # The profile and the request, no read; history's entry is its own write (docs/decisions/0028).
+        assert [name for name, params in calls if not _is_history(name, params)] == ["UpdateItem"]
+        assert _history_writes(calls) == ["PutItem"]
     assert len(harness.queued_syncs()) == 1
 
 

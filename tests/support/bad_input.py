@@ -26,6 +26,7 @@ from svix.webhooks import Webhook
 from clerk_sync import keys
 from clerk_sync.store import SyncStore
 from clerk_sync.store.budget import BUDGET_ENTITY
+from clerk_sync.store.history import HISTORY_ENTITIES
 
 REQUEST_LINE = re.compile(r"^\d{2}:\d{2}:\d{2} (?P<method>[A-Z]+) (?P<path>\S+) → (?P<status>\d{3}) \(")
 # The worker's line for the delayed second cascade pass of a user deleted up to a minute earlier (by another test
@@ -105,8 +106,8 @@ class StackProbe:
         self._log = log
 
     def snapshot(self) -> list[dict[str, Any]]:
-        # The shared Clerk budget's item is bookkeeping other requests in flight may touch meanwhile.
-        items = (item for item in self._store.scan() if item.get("entity") != BUDGET_ENTITY)
+        # The shared Clerk budget's item is bookkeeping other requests in flight may touch meanwhile; history too.
+        items = (item for item in self._store.scan() if item.get("entity") not in HISTORY_ENTITIES | {BUDGET_ENTITY})
         return sorted(items, key=lambda item: (item[keys.PK], item[keys.SK]))
 
     def send(self, request: Request) -> Outcome:

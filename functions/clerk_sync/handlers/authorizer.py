@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from clerk_sync.api.authorization import authorize
 from clerk_sync.observability import count, log_metrics, logger, metrics
-from clerk_sync.wiring import access_settings, session_verifier, sync_service, sync_settings
+from clerk_sync.wiring import access_settings, flushing_history, session_verifier, sync_service, sync_settings
 
 
 def simple_response(allowed: bool, context: dict[str, Any]) -> dict[str, Any]:
@@ -24,6 +24,7 @@ def simple_response(allowed: bool, context: dict[str, Any]) -> dict[str, Any]:
 
 @log_metrics
 @logger.inject_lambda_context(clear_state=True)
+@flushing_history
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     started = time.perf_counter()
     decision = authorize(

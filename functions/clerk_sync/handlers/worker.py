@@ -24,7 +24,7 @@ from clerk_sync.models import Envelope
 from clerk_sync.observability import count, log_metrics, logger, metrics
 from clerk_sync.store.errors import StoreError
 from clerk_sync.sync.queued import Delivery
-from clerk_sync.wiring import dynamodb_meter, failure_notes, sync_service, webhook_freshness
+from clerk_sync.wiring import dynamodb_meter, failure_notes, flushing_history, sync_service, webhook_freshness
 
 # Report every failed record, even when all failed, instead of raising: SQS handles both the same, and
 # the function does not count an error for a batch of poison records.
@@ -153,6 +153,7 @@ def _handle(record: SQSRecord, lambda_context: LambdaContext | None, started: fl
 
 @log_metrics
 @logger.inject_lambda_context(clear_state=True)
+@flushing_history
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     # Every batch emits at least this, so a batch of queued syncs alone still has metrics to flush.
     metrics.add_metric("QueueMessages", MetricUnit.Count, len(event.get("Records") or []))

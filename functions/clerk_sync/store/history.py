@@ -14,6 +14,7 @@ one per event.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ from clerk_sync.store.table import Item, Table, placeholders
 HISTORY_ENTITY: Final = "history"
 HISTORY_COUNTS_ENTITY: Final = "history_counts"
 OUTCOMES_ENTITY: Final = "outcomes"
+# Every item of the history: not records, so comparisons with Clerk's state leave them out.
+HISTORY_ENTITIES: Final = frozenset({HISTORY_ENTITY, HISTORY_COUNTS_ENTITY, OUTCOMES_ENTITY})
 DEFAULT_KEEP_DAYS: Final = 30
 # Counted on the entity, not stored one by one.
 COUNTED: Final = frozenset({Outcome.STALE, Outcome.DUPLICATE})
@@ -84,6 +87,8 @@ class History:
         self._table = table
         self._keep_days = keep_days
         self._pending: dict[str, Counter[str]] = {}
+        # The local stack serves requests on threads sharing one History: the sums must not lose a count.
+        self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -127,18 +132,34 @@ class History:
             self._table.put_many(entries[start : start + _BATCH_WRITE_LIMIT])
         return len(entries)
 
+    def tally(self, results: Iterable[WriteResult], now_ms: int) -> None:
+        """Adds results to the hourly sums only (no request, no entry): what a sync found unchanged."""
+        for result in results:
+            self._count(result.outcome, now_ms)
+
     def flush(self) -> int:
-        """Adds the outcomes counted since the last flush to their hours' items; returns the requests made."""
-        pending, self._pending = self._pending, {}
-        for hour, counted in pending.items():
-            at = datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC)
-            expires = int((at + timedelta(days=max(self._keep_days, 1) + 1)).timestamp())
-            self._table.add(
-                keys.outcomes_key(hour),
-                dict(counted),
-                {"entity": OUTCOMES_ENTITY, "hour": hour, keys.TTL_ATTRIBUTE: expires},
-            )
-        return len(pending)
+        """Adds the outcomes counted since the last flush to their hours' items; returns the requests made.
+
+        A failed request raises (the store's error) and keeps the sums it did not write for the next flush."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        written = 0
+        try:
+            for hour, counted in pending.items():
+                at = datetime.strptime(hour, "%Y-%m-%dT%H").replace(tzinfo=UTC)
+                expires = int((at + timedelta(days=max(self._keep_days, 1) + 1)).timestamp())
+                self._table.add(
+                    keys.outcomes_key(hour),
+                    dict(counted),
+                    {"entity": OUTCOMES_ENTITY, "hour": hour, keys.TTL_ATTRIBUTE: expires},
+                )
+                written += 1
+        except Exception:
+            with self._lock:
+                for hour, counted in list(pending.items())[written:]:
+                    self._pending.setdefault(hour, Counter()).update(counted)
+            raise
+        return written
 
     # ---- reads -------------------------------------------------------------------------------
 
@@ -186,7 +207,8 @@ class History:
     # ---- internals ---------------------------------------------------------------------------
 
     def _count(self, outcome: Outcome, now_ms: int) -> None:
-        self._pending.setdefault(hour_of(now_ms), Counter())[outcome.value] += 1
+        with self._lock:
+            self._pending.setdefault(hour_of(now_ms), Counter())[outcome.value] += 1
 
     def _expires_at(self, now_ms: int) -> int:
         return now_ms // 1000 + self._keep_days * _DAY_SECONDS

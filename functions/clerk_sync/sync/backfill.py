@@ -15,6 +15,7 @@ from clerk_sync.models import Membership
 from clerk_sync.runs import ListName, Run, RunKind
 from clerk_sync.sync.bulk import ENTITY_OF, BulkRun, count_write
 from clerk_sync.sync.deps import SyncRun
+from clerk_sync.sync.history import version_of
 from clerk_sync.sync.writes import Listed, refresh_all
 from clerk_sync.vocabulary import SyncSource
 
@@ -26,8 +27,10 @@ class Backfill(BulkRun):
     def _listed(self, run: Run, name: ListName, fresh: Sequence[Listed], sync_run: SyncRun) -> None:
         store, ctx = self._deps.store, sync_run.ctx
         counts = run.counts[ENTITY_OF[name]]
-        for result in refresh_all(store, fresh, ctx):
+        results = refresh_all(store, fresh, ctx)
+        for result in results:
             count_write(counts, result)
+        self._deps.history.synced_many(zip(results, map(version_of, fresh), strict=True), ctx)
         memberships = [entity for entity in fresh if isinstance(entity, Membership)]
         if memberships:
             cascade = store.cascade_deleted_parents({m.user_id for m in memberships}, {m.org_id for m in memberships})

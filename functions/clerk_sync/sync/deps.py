@@ -20,6 +20,7 @@ from clerk_sync.clerk.errors import (
 )
 from clerk_sync.items import WriteContext
 from clerk_sync.reports import SyncReport
+from clerk_sync.sync.history import HistoryRecorder
 from clerk_sync.vocabulary import MembershipSyncMode, SyncSource
 
 if TYPE_CHECKING:
@@ -67,7 +68,8 @@ class SyncRun:
 @dataclass(frozen=True)
 class SyncDeps:
     """The repositories, Clerk (as a provider: paths that never call Clerk never build a client), the follow-ups
-    port, the options, the clocks and the instance guard every 404-driven deletion asks first."""
+    port, the history port every write is noted through, the options, the clocks and the instance guard every
+    404-driven deletion asks first."""
 
     store: SyncStore
     jobs: JobStore
@@ -79,6 +81,7 @@ class SyncDeps:
     monotonic: Callable[[], float] = time.monotonic
     # None only for services built without Clerk, which never see a 404 (SyncService builds one otherwise).
     instance: InstanceGuard | None = None
+    history: HistoryRecorder = field(default_factory=HistoryRecorder)
 
     @property
     def clerk(self) -> ClerkClient:

@@ -3,7 +3,8 @@
 A tie (same version, different content) is settled by fetching the entity from Clerk, never by arrival order
 (invariant 2); a Clerk error there propagates so the queue retries the event. A user delete queues the delayed
 second pass of its cascade (required: the event is retried if it cannot be queued); an applied user upsert may
-queue a sync of the user's memberships (USER_EVENT_MEMBERSHIP_SYNC).
+queue a sync of the user's memberships (USER_EVENT_MEMBERSHIP_SYNC). Each delivery is noted in the entity's
+history (sync/history.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ from clerk_sync.vocabulary import USER_CREATED, MembershipSyncMode, SyncSource
 logger = child_logger()
 
 
+def version_of_change(change: Change) -> int | None:
+    """The Clerk version an event carries; None for user and organization deletes (Clerk sends only the id)."""
+    match change:
+        case UserUpserted(user=user):
+            return user.updated_at
+        case OrganizationUpserted(organization=org):
+            return org.updated_at
+        case MembershipUpserted(membership=m) | MembershipDeleted(membership=m):
+            return m.updated_at
+    return None
+
+
 class EventSync:
     def __init__(
         self, deps: SyncDeps, users: UserSync, organizations: OrganizationSync, memberships: MembershipSync
@@ -55,6 +68,8 @@ class EventSync:
             result = self._deps.store.put_user(change.user, ctx, request_memberships_at=asked)
         else:
             result = self.apply_change(change, ctx)
+        # Noted before the follow-ups: a failing one retries the event, which then finds it a duplicate.
+        self._deps.history.delivery(result, ctx, change=envelope.type, version=version_of_change(change))
         if isinstance(change, UserDeleted):
             # Raises if SQS refuses: the retried event cascades again and queues the pass again.
             self._deps.follow_ups.cascade_pass(change.user_id, SyncSource.WEBHOOK, ctx.now_ms, required=True)

@@ -19,6 +19,7 @@ from clerk_sync.observability import child_logger
 from clerk_sync.outcomes import Outcome
 from clerk_sync.reports import SyncReport
 from clerk_sync.sync.deps import CLERK_UNREACHABLE, SyncDeps, SyncRun
+from clerk_sync.sync.history import PROVISIONAL
 from clerk_sync.sync.login_pause import LoginPause
 from clerk_sync.sync.users import UserSync
 from clerk_sync.sync.writes import Writes, normalise_role
@@ -104,6 +105,7 @@ class LoginSync:
             self._pause.start(error)
             return self._fallback(user_id, stored, claims or {}, ctx, error=error, calls=clerk.spent.requests)
         result = store.put_user(user, ctx, fetched=True)
+        self._deps.history.synced(result, ctx, version=user.updated_at)
         if result.outcome is Outcome.TOMBSTONED:
             return LoginUser(store.get_user(user_id), "deleted", clerk.spent.requests)
         if stored is None or stored.get("provisional"):
@@ -192,7 +194,9 @@ class LoginSync:
         logger.warning(
             "clerk unreachable at login: writing a provisional user", extra={"user_id": user_id, "error": reason}
         )
-        result = store.put_provisional_user(user_id, claims, WriteContext(SyncSource.FALLBACK, ctx.now_ms))
+        fallback_ctx = WriteContext(SyncSource.FALLBACK, ctx.now_ms)
+        result = store.put_provisional_user(user_id, claims, fallback_ctx)
+        self._deps.history.synced(result, fallback_ctx, change=PROVISIONAL, version=0)
         if result.outcome is Outcome.TOMBSTONED:
             return LoginUser(store.get_user(user_id), "deleted", calls)
         self._deps.follow_ups.sync_user(user_id, SyncSource.LOGIN, ctx.now_ms)

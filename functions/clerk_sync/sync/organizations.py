@@ -42,6 +42,7 @@ class OrganizationSync:
             return False
         run.report.org_id = org.id
         result = self._deps.store.put_organization(org, run.ctx, fetched=True)
+        self._deps.history.synced(result, run.ctx, version=org.updated_at)
         run.report.add("organization", org.id, change_outcome(result.outcome))
         return result.outcome is not Outcome.TOMBSTONED
 

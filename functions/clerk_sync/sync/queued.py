@@ -12,16 +12,19 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
+from clerk_sync.items import WriteContext
 from clerk_sync.messages import QueuedSync, SyncTarget
+from clerk_sync.outcomes import Outcome, WriteResult
 from clerk_sync.reports import ChangeOutcome, SyncReport
 from clerk_sync.resources import EVENT_QUEUE
 from clerk_sync.sync.deps import SyncDeps
+from clerk_sync.sync.history import CASCADE
 from clerk_sync.sync.memberships import MembershipSync
 from clerk_sync.sync.organizations import OrganizationSync
 from clerk_sync.sync.runs import BulkRuns
 from clerk_sync.sync.users import UserSync
 from clerk_sync.sync.writes import membership_id
-from clerk_sync.vocabulary import SyncSource
+from clerk_sync.vocabulary import Entity, SyncSource
 
 # Left for the batch's other records and for answering SQS when a sync waits out Clerk's rate limit.
 SYNC_TIME_RESERVE_SECONDS: Final = 3.0
@@ -131,8 +134,12 @@ class QueuedSyncs:
         """The second pass of a user delete's cascade: removes what GSI1 lists for a deleted user now; no Clerk call."""
         started = time.perf_counter()
         report = SyncReport(trigger=source, user_id=user_id)
-        for org_id in self._deps.store.cascade_user(user_id):
+        removed = self._deps.store.cascade_user(user_id)
+        for org_id in removed:
             report.add("membership", membership_id(org_id, user_id), ChangeOutcome.REMOVED)
+        if removed:  # on the user's entry, as its delete's cascade is: one entry, not one per membership
+            result = WriteResult(Outcome.APPLIED, Entity.USER, user_id, cascaded=len(removed))
+            self._deps.history.synced(result, WriteContext(source, self._deps.clock_ms()), change=CASCADE)
         report.duration_ms = round((time.perf_counter() - started) * 1000, 1)
         return report
 

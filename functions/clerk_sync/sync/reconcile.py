@@ -19,11 +19,12 @@ from clerk_sync import items, keys
 from clerk_sync.clerk.errors import ClerkNotFoundError
 from clerk_sync.models import Membership, Organization, User
 from clerk_sync.observability import child_logger, count
-from clerk_sync.outcomes import Outcome
+from clerk_sync.outcomes import Outcome, WriteResult
 from clerk_sync.runs import DriftKind, ListName, Run, RunKind
 from clerk_sync.sync.bulk import BulkRun, RunLedger, count_write, entity_name
 from clerk_sync.sync.deps import SyncDeps, SyncRun
 from clerk_sync.sync.drift import REPAIRED, drift_of
+from clerk_sync.sync.history import DELETED, REMOVED, version_of
 from clerk_sync.sync.writes import Listed, Writes, membership_id, refresh, unrefreshed_since
 from clerk_sync.vocabulary import SyncSource
 
@@ -83,6 +84,7 @@ class Reconcile(BulkRun):
         as_items = [(entity, _item_of(entity, ctx, policy)) for entity in listed]
         stored = {(i[keys.PK], i[keys.SK]): i for i in store.get_many([keys_of(i) for _, i in as_items])}
         repaired: list[Membership] = []
+        written: list[tuple[WriteResult, int | None]] = []
         for entity, item in as_items:
             kind = drift_of(stored.get((item[keys.PK], item[keys.SK])), item, membership=isinstance(entity, Membership))
             if kind is None:
@@ -96,12 +98,14 @@ class Reconcile(BulkRun):
             if run.dry_run:
                 continue
             result = refresh(store, entity, ctx)
+            written.append((result, version_of(entity)))
             count_write(run.counts[kind_of], result)
             # A refresh that went through repaired it, even where the content hash had not moved (a hand edit).
             if result.outcome in {Outcome.APPLIED, Outcome.DUPLICATE}:
                 run.repaired += 1
             if isinstance(entity, Membership):
                 repaired.append(entity)
+        self._deps.history.synced_many(written, ctx)
         if repaired:
             cascade = store.cascade_deleted_parents({m.user_id for m in repaired}, {m.org_id for m in repaired})
             for user_id in cascade.deleted_users:
@@ -172,11 +176,13 @@ class Reconcile(BulkRun):
                 result = self._writes.delete_user(entity_id, ctx, self.source, deadline=sync_run.deadline)
             elif entity == "organization":
                 result = store.delete_organization(entity_id, ctx)
+                self._deps.history.synced(result, ctx, change=DELETED)
             else:
                 org_id, user_id = entity_id.split("/", 1)
                 result = store.remove_unlisted_membership(
                     org_id, user_id, run.started_at, ctx, removed_at=self._deps.clock_ms()
                 )
+                self._deps.history.synced(result, ctx, change=REMOVED, version=run.started_at)
             if result.outcome is Outcome.APPLIED:
                 run.counts[entity].removed += 1
                 run.repaired += 1

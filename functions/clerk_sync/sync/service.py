@@ -21,6 +21,7 @@ from clerk_sync.outcomes import WriteResult
 from clerk_sync.store import JobStore, MembershipSyncClaims, SyncStore
 from clerk_sync.sync.deps import SyncDeps, SyncOptions, now_ms
 from clerk_sync.sync.events import EventSync
+from clerk_sync.sync.history import HistoryRecorder
 from clerk_sync.sync.instance import InstanceGuard
 from clerk_sync.sync.login import LoginSync, LoginUser
 from clerk_sync.sync.login_pause import LoginPause
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from clerk_sync.messages import QueuedSync
     from clerk_sync.models import Envelope
     from clerk_sync.reports import SyncReport
+    from clerk_sync.store.history import History
     from clerk_sync.sync.followups import FollowUps
 
 
@@ -56,6 +58,7 @@ class SyncService:
         clock_ms: Callable[[], int] = now_ms,
         monotonic: Callable[[], float] = time.monotonic,
         instance: InstanceGuard | None = None,
+        history: Callable[[], History] | None = None,
     ) -> None:
         if follow_ups is None:
             from clerk_sync.queue import QueuedFollowUps
@@ -72,6 +75,7 @@ class SyncService:
             monotonic=monotonic,
             # Without one, the key's own instance is the expected one: 404s are trusted once it is known.
             instance=instance or (InstanceGuard(clerk) if clerk is not None else None),
+            history=HistoryRecorder(history),
         )
         writes = Writes(deps)
         self._deps = deps
@@ -100,6 +104,11 @@ class SyncService:
     def deadline_in(self, seconds: float) -> float:
         """An absolute deadline `seconds` from now on the Clerk client's clock."""
         return self._deps.deadline_in(seconds)
+
+    def flush_history(self) -> None:
+        """Writes the hourly outcome sums of the writes so far (end of a batch, a request, a run); never raises a
+        store error."""
+        self._deps.history.flush()
 
     # ---- the worker -----------------------------------------------------------------------------
 

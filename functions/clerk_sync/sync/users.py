@@ -78,6 +78,7 @@ class UserSync:
             self._writes.user_gone(run, user_id)
             return False
         result = self._deps.store.put_user(user, run.ctx, fetched=True)
+        self._deps.history.synced(result, run.ctx, version=user.updated_at)
         run.report.add("user", user_id, change_outcome(result.outcome))
         return result.outcome is not Outcome.TOMBSTONED
 

@@ -18,6 +18,7 @@ from clerk_sync.outcomes import Outcome, WriteResult
 from clerk_sync.reports import ChangeOutcome, change_outcome
 from clerk_sync.store.records import SyncStore
 from clerk_sync.sync.deps import SyncDeps, SyncRun
+from clerk_sync.sync.history import DELETED, PROVISIONAL, REMOVED, version_of
 from clerk_sync.vocabulary import Fallback, SyncSource
 
 logger = child_logger()
@@ -93,7 +94,8 @@ class Writes:
         held = store.held_unchanged(records, run.ctx) if len(memberships) > 1 else [None] * len(records)
         held_orgs, held_memberships = held[: len(orgs)], held[len(orgs) :]
         deleted_orgs: set[str] = set()
-        for org, (result, _) in zip(orgs, refresh_changed(store, orgs, held_orgs, run.ctx), strict=True):
+        org_results = refresh_changed(store, orgs, held_orgs, run.ctx)
+        for org, (result, _) in zip(orgs, org_results, strict=True):
             report.add("organization", org.id, change_outcome(result.outcome))
             if result.outcome is Outcome.TOMBSTONED:
                 deleted_orgs.add(org.id)
@@ -102,6 +104,10 @@ class Writes:
         ]
         live = [m for m, _ in pairs]
         changed = refresh_changed(store, live, [same for _, same in pairs], run.ctx)
+        # One call for the page: entries 25 a request, what was held unchanged only summed (no write).
+        listed: list[Listed] = [*orgs, *live]
+        noted = zip(listed, [*org_results, *changed], strict=True)
+        self._deps.history.synced_many([(result, version_of(entity)) for entity, (result, _) in noted], run.ctx)
         results = dict(zip((id(m) for m in live), changed, strict=True))
         written: list[Membership] = []
         unchanged: list[Membership] = []
@@ -135,6 +141,7 @@ class Writes:
         result = self._deps.store.remove_unlisted_membership(
             org_id, user_id, listed_at, run.ctx, removed_at=self._deps.clock_ms(), membership_id=incarnation
         )
+        self._deps.history.synced(result, run.ctx, change=REMOVED, version=listed_at)
         if result.outcome is Outcome.APPLIED:
             run.report.add("membership", membership_id(org_id, user_id), ChangeOutcome.REMOVED)
 
@@ -160,7 +167,7 @@ class Writes:
             return
         self._deps.trust_not_found(run.deadline)
         logger.warning("organization not found in clerk: marking deleted", extra={"org_id": org_id})
-        store.delete_organization(org_id, run.ctx)
+        self._deps.history.synced(store.delete_organization(org_id, run.ctx), run.ctx, change=DELETED)
         run.report.add("organization", org_id, ChangeOutcome.DELETED)
 
     def delete_user(
@@ -173,6 +180,7 @@ class Writes:
 
     def _tombstone_user(self, user_id: str, ctx: WriteContext, source: SyncSource) -> WriteResult:
         result = self._deps.store.delete_user(user_id, ctx)
+        self._deps.history.synced(result, ctx, change=DELETED)
         self._deps.follow_ups.cascade_pass(user_id, source, ctx.now_ms)
         return result
 
@@ -187,9 +195,11 @@ class Writes:
         store, report = self._deps.store, run.report
         fallback_ctx = WriteContext(SyncSource.FALLBACK, run.ctx.now_ms)
         org = store.put_provisional_organization(org_id, slug, fallback_ctx)
+        self._deps.history.synced(org, fallback_ctx, change=PROVISIONAL, version=0)
         if org.outcome is Outcome.APPLIED:
             report.add("organization", org_id, ChangeOutcome.PROVISIONAL)
         result = store.put_provisional_membership(org_id, user_id, role, fallback_ctx)
+        self._deps.history.synced(result, fallback_ctx, change=PROVISIONAL, version=0)
         outcome = ChangeOutcome.PROVISIONAL if result.outcome is Outcome.APPLIED else change_outcome(result.outcome)
         report.add("membership", membership_id(org_id, user_id), outcome)
         report.fallbacks.append(Fallback.PROVISIONAL)

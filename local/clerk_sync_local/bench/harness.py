@@ -143,6 +143,17 @@ def sync_sections(options: BenchOptions) -> list[Section]:
                 note=f"{row['operations']} ({row['outcome']})",
             )
         )
+    applied = [row["history_requests"] for row in per_event.values() if row["outcome"] == "applied"]
+    requests.figures.append(
+        Figure(
+            "History writes per applied event",
+            round(sum(applied) / max(1, len(applied)), 2),
+            "requests",
+            Goal.bound(1),
+            note="measured with history on, apart from the rows above (history off); the hourly sums add one "
+            "write per worker batch",
+        )
+    )
     requests.series["dynamodb_requests_per_event"] = per_event
     storm = measure.rate_limit_storm(options.storm_syncs)
     requests.figures += [

@@ -182,11 +182,24 @@ def authorizer_cost(requests: int = 200) -> dict[str, Any]:
 
 
 def dynamodb_requests_per_event() -> dict[str, dict[str, Any]]:
-    """DynamoDB requests the worker's apply_event makes for each of the nine event types, as first applied."""
+    """DynamoDB requests the worker's apply_event makes for each of the nine event types, as first applied.
+
+    `requests` is measured with history off (HISTORY_TTL_DAYS=0: the one-write-per-event goal is the record's own);
+    `history_requests` is what the same events cost more with history on (its entry or count, docs/decisions/0028).
+    """
+    without = _requests_per_event(history_ttl_days=0)
+    with_history = _requests_per_event(history_ttl_days=30)
+    return {
+        event_type: {**row, "history_requests": with_history[event_type]["requests"] - row["requests"]}
+        for event_type, row in without.items()
+    }
+
+
+def _requests_per_event(*, history_ttl_days: int) -> dict[str, dict[str, Any]]:
     from clerk_sync.models import Envelope
     from clerk_sync.wiring import dynamodb_meter
 
-    with bench_stack(USER_EVENT_MEMBERSHIP_SYNC="missing") as bench:
+    with bench_stack(USER_EVENT_MEMBERSHIP_SYNC="missing", HISTORY_TTL_DAYS=str(history_ttl_days)) as bench:
         clerk = bench.clerk
         ada = clerk.create_user(first_name="Ada")["id"]
         grace = clerk.create_user(first_name="Grace")["id"]

@@ -144,9 +144,13 @@ def bench_sync(
         f"p95 {cost['p95_ms']} ms over {cost['requests']} requests",
         highlight=False,
     )
-    console.print("DynamoDB requests per webhook event, as the worker applies it:", highlight=False)
+    console.print("DynamoDB requests per webhook event, as the worker applies it (history off; + history on):",
+                  highlight=False)  # fmt: skip
     for event_type, row in measure.dynamodb_requests_per_event().items():
-        console.print(f"  {event_type}: {row['requests']} {row['operations']} ({row['outcome']})", highlight=False)
+        console.print(
+            f"  {event_type}: {row['requests']} {row['operations']} ({row['outcome']}) + {row['history_requests']}",
+            highlight=False,
+        )
     imports = ", ".join(f"{name.rsplit('.', 1)[-1]} {ms:.0f} ms" for name, ms in measure.cold_imports().items())
     console.print(f"Cold import of the handler modules (median of 7 fresh interpreters): {imports}", highlight=False)
 

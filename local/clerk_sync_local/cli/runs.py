@@ -123,6 +123,8 @@ def _run(
         run, stopped_by = _follow(runner, run, as_job=as_job)
     except KeyboardInterrupt:
         stopped_by = "interrupted"
+    finally:
+        service.flush_history()  # the run's hourly outcome sums, however it stopped
     summary = _summary(runner, run, time.monotonic() - began, stopped_by)
     _print_summary(summary, kind)
     if as_json:

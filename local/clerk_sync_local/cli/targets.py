@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 
 # The stack outputs a command needs (infra/stack.py).
 STACK_OUTPUTS: Final = ("TableName", "EventQueueUrl", "DeadLetterQueueUrl", "ClerkSecretArn")
+
+
+def _history_ttl_days_of_environment() -> int:
+    from clerk_sync.store.history import DEFAULT_KEEP_DAYS
+
+    value = os.environ.get("HISTORY_TTL_DAYS", "").strip()
+    return int(value) if value.isdigit() else DEFAULT_KEEP_DAYS
 
 
 class TargetError(Exception):
@@ -74,6 +81,8 @@ class Target:
     clerk_bulk_share: float = 0.5
     clerk_budget_enabled: bool = True
     local_aws: bool = False  # moto (a local stack's ready file): SQS there has no StartMessageMoveTask
+    # The stage's HISTORY_TTL_DAYS (a local stack's: this environment's), so CLI runs keep history as its functions do.
+    history_ttl_days: int = field(default_factory=_history_ttl_days_of_environment)
 
     @property
     def policy(self) -> ItemPolicy:
@@ -142,13 +151,21 @@ class Target:
         the limit (None: the target's `clerk_bulk_share`).
         """
         from clerk_sync.queue import QueuedFollowUps, SqsEventQueue
+        from clerk_sync.store.history import History
         from clerk_sync.sync.instance import InstanceGuard
         from clerk_sync.sync.service import SyncService
 
         clerk = self.clerk_client(bulk_share)
         queue = SqsEventQueue(self.aws.client("sqs"), self.queue_url)
         guard = InstanceGuard(lambda: clerk, expected=self.instance_id)
-        return SyncService(self.store(), clerk=lambda: clerk, follow_ups=QueuedFollowUps(queue), instance=guard)
+        history = History(self.table(), keep_days=self.history_ttl_days)  # its sums: flush_history() after a run
+        return SyncService(
+            self.store(),
+            clerk=lambda: clerk,
+            follow_ups=QueuedFollowUps(queue),
+            instance=guard,
+            history=lambda: history,
+        )
 
 
 def from_ready_file(path: Path) -> Target:
@@ -232,6 +249,7 @@ def from_stage(name: str, cdk_json: Path = Path("cdk.json")) -> Target:
         instance_id=stage.clerk_instance_id or None,
         clerk_rate_limit=stage.clerk_rate_limit,
         clerk_bulk_share=stage.clerk_bulk_share,
+        history_ttl_days=stage.history_ttl_days,
     )
 
 
