@@ -246,10 +246,11 @@ def test_find_then_record_page_shows_fields_as_text_history_older_and_sync_now(c
     console.screenshot("fake-record")
     console.testid("sync-now").click()
     console.page.wait_for_function(
-        "() => document.querySelector('[data-testid=sync-result]').textContent.startsWith('Synced')"
+        "() => document.querySelector('[data-testid=sync-result]')?.textContent.startsWith('Synced')"
     )
     assert ("POST", "/api/sync/user/user_x") in [(m, p) for m, p, _ in api.calls]
-    assert [p for _, p, _ in api.calls][-1] == "/api/admin/history/user/user_x?limit=50"  # reloaded after the sync
+    synced_at = [(m, p) for m, p, _ in api.calls].index(("POST", "/api/sync/user/user_x"))
+    assert ("GET", "/api/admin/users/user_x") in [(m, p) for m, p, _ in api.calls][synced_at:]  # drawn afresh
     assert ("GET", "/api/admin/find?q=ada%40example.com") in [(m, p) for m, p, _ in api.calls]
     _clean(console)
 

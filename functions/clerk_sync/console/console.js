@@ -383,6 +383,8 @@
 
   // ---- a user or an organization ---------------------------------------------------------------------------
 
+  let syncNotice = "";  // the last "Sync now" answer, shown on the record page drawn afresh after it
+
   async function recordPage(page, where) {
     const kind = where.page; // "user" | "organization"
     const id = where.id || "";
@@ -392,7 +394,8 @@
     if (!page.live()) return;
     const record = data[kind] || {};
     const history = historySection(page, kind, id, data.history);
-    const syncResult = el("p", { testid: "sync-result", class: "hint" });
+    const syncResult = el("p", { testid: "sync-result", class: "hint" }, syncNotice);
+    syncNotice = "";
     const syncNow = el("button", { type: "button", testid: "sync-now", on: { click: async () => {
       syncNow.disabled = true;
       syncResult.textContent = "Syncing from Clerk…";
@@ -401,8 +404,9 @@
           : "/api/sync/organization/" + encodeURIComponent(id) + "/members";
         const { status, data: answer } = await api("POST", target);
         if (!page.live()) return;
-        syncResult.textContent = syncSummary(status, answer);
-        await history.reload();
+        // The whole page again: the stored fields and provenance changed with the history.
+        syncNotice = syncSummary(status, answer);
+        await route();
       } catch (error) {
         if (page.live()) {
           syncResult.textContent = "";
@@ -476,7 +480,8 @@
         (c.last_duplicate_at ? " (last " + when(c.last_duplicate_at) + ")" : "");
       disabled.hidden = history.enabled !== false;
       const rows = (history.entries || []).map((entry) => el("tr", {
-        testid: "history-row", data: { outcome: entry.outcome || "", eventId: entry.event_id || "" },
+        testid: "history-row",
+        data: { outcome: entry.outcome || "", eventId: entry.event_id || "", source: entry.source || "" },
       },
       el("td", {}, when(entry.at)), el("td", {}, show(entry.source)), el("td", {}, show(entry.change)),
       el("td", { class: "outcome-" + entry.outcome }, show(entry.outcome)), el("td", { class: "num" }, show(entry.version)),
