@@ -371,7 +371,12 @@ class Observability(Construct):
                 _percentiles("ClerkCallLatency"),
                 [service_metric("ClerkRateLimited"), service_metric("ClerkRetries")],
             ),
-            graph("DynamoDB latency (ms)", _percentiles("DynamoDBLatency")),
+            graph(
+                "DynamoDB latency (ms) / history writes failed",
+                _percentiles("DynamoDBLatency"),
+                # A record's history is best effort: the change it notes landed anyway (docs/decisions/0028).
+                [service_metric("HistoryWriteFailed")],
+            ),
         )
         dashboard.add_widgets(
             graph(

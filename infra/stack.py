@@ -12,6 +12,7 @@ from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
 
 from clerk_sync import resources
+from infra import endpoints
 from infra.api import ClerkApi
 from infra.functions import RUNTIME, ClerkFunctions, retention_days
 from infra.observability import AlarmThresholds, Observability
@@ -156,12 +157,7 @@ class ClerkSyncStack(Stack):
         # Only the routes the route table marks unauthorized, one by one: a new route without the
         # authorizer must fail the synth rather than inherit this reason.
         acknowledgments += [
-            (
-                http_route,
-                "AwsSolutions-APIG4",
-                f"{route.method} {route.path} is called by Clerk (Svix), which cannot send a session token; "
-                "the webhook function verifies the Svix signature on the raw body before anything else.",
-            )
+            (http_route, "AwsSolutions-APIG4", _unauthorized_reason(route))
             for route, http_route in self.api.routes.items()
             if not route.authorized
         ]
@@ -178,3 +174,19 @@ class ClerkSyncStack(Stack):
         ]
         for construct, rule, reason in acknowledgments:
             Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+
+
+def _unauthorized_reason(route: endpoints.Route) -> str:
+    """Why a route the route table marks unauthorized may go without the authorizer; any other fails the synth."""
+    if route.path == endpoints.WEBHOOK_PATH:
+        return (
+            f"{route.method} {route.path} is called by Clerk (Svix), which cannot send a session token; "
+            "the webhook function verifies the Svix signature on the raw body before anything else."
+        )
+    if endpoints.is_console(route.path):
+        return (
+            f"{route.method} {route.path} serves the operator console's static page, which holds no data (a browser "
+            "navigation cannot send a bearer token); all data comes from /api/admin/*, behind the authorizer and "
+            "for platform admins only (docs/decisions/0030)."
+        )
+    raise ValueError(f"{route.method} {route.path} has no authorizer and no reason to go without one")

@@ -147,7 +147,10 @@ def test_user_page_shows_record_memberships_and_history(api: Api, world: World) 
     assert page["provenance"]["sync_source"] == "api"
     assert [(m["org_id"], m["organization_name"]) for m in page["memberships"]] == [(world.org_id, "Acme")]
     assert page["history"]["enabled"] is True
-    assert [e["at"] for e in page["history"]["entries"]] == [1_000]
+    entries = page["history"]["entries"]
+    # Newest first: the sync above (recorded by the sync layer), then the entry noted by hand.
+    assert [(e["source"], e["outcome"]) for e in entries[:1]] == [("api", "applied")]
+    assert [e["at"] for e in entries[1:]] == [1_000]
     assert page["history"]["counts"]["stale"] == 1
     org = api.call("GET", f"/api/admin/organizations/{world.org_id}", token=token).body
     assert org["organization"]["name"] == "Acme"

@@ -358,11 +358,17 @@ def test_worker_failures_and_poison_messages_log_no_pii(logs: Logs) -> None:
     """Fails before the fix: the console line of a poison sync message echoed its target and user id verbatim
     (here an email and a phone number; local/clerk_sync_local/stack/console.py, `describe`)."""
     stack = logs.stack
-    # Clerk down while the worker runs queued syncs (a new user's membership sync): it logs, retries, heals.
+    # Clerk down while the worker runs a queued sync (the memberships of a user whose user.created was lost, on its
+    # first user.updated): it logs, retries, heals.
+    stack.clerk.put("/knobs", json={"webhook_drop_probability": 1.0})
+    try:
+        queued = logs.create_user("Queued", "queued.hygiene@example.com", "+15550100007")
+    finally:
+        stack.clerk.put("/knobs", json={"webhook_drop_probability": 0.0})
     assert stack.clerk.delete("/stats").status_code == 200
     stack.clerk.put("/knobs", json={"outage": True})
     try:
-        logs.create_user("Queued", "queued.hygiene@example.com", "+15550100007")
+        assert stack.clerk.patch(f"/users/{queued}", json={"last_name": "Updated"}).status_code == 200
         _wait_for_clerk_answer(stack, "503")
     finally:
         stack.clerk.put("/knobs", json={"outage": False})

@@ -57,6 +57,15 @@ def test_sync_routes_each_answer_their_allowed_caller(stack: Stack, bearer: Mint
         ("POST", "/api/sync/organization/{clerkOrgId}/members"): (as_demo, None, f"{org_path}/members"),
         ("POST", "/api/sync/membership"): (as_demo, membership, "/api/sync/membership"),
         ("GET", "/api/sync/status"): (as_demo, None, "/api/sync/status"),
+        # The operator console's: platform admins only.
+        ("GET", "/api/admin/overview"): (as_admin, None, "/api/admin/overview"),
+        ("GET", "/api/admin/find"): (as_admin, None, f"/api/admin/find?q={demo}"),
+        ("GET", "/api/admin/users/{clerkUserId}"): (as_admin, None, f"/api/admin/users/{demo}"),
+        ("GET", "/api/admin/organizations/{clerkOrgId}"): (as_admin, None, f"/api/admin/organizations/{org}"),
+        ("GET", "/api/admin/history/{entity}/{entityId}"): (as_admin, None, f"/api/admin/history/user/{demo}"),
+        ("GET", "/api/admin/dlq"): (as_admin, None, "/api/admin/dlq"),
+        ("POST", "/api/admin/dlq/replay"): (as_admin, {"all": True}, "/api/admin/dlq/replay"),
+        ("GET", "/api/admin/jobs"): (as_admin, None, "/api/admin/jobs"),
     }
     authorized = {(route.method, route.path) for route in ROUTES if route.authorized}
     # Every authorized route is exercised here (jobs need a job: see the members test below).

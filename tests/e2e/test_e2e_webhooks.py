@@ -115,9 +115,11 @@ def test_clerk_rate_limit_is_retried_and_converges(stack: Stack, knobs: httpx.Cl
     dlq_before = stack.queue_depth(stack.ready.dlq_url)
     knobs.put("/knobs", json={"rate_limit": 2, "rate_limit_window_s": 1.0})
     stack.clerk.delete("/stats")
-    for i in range(6):
-        user_id = stack.clerk.post("/users", json={"first_name": f"Limited {i}"}).json()["id"]
-        # user.updated of a user whose memberships were never synced queues a sync: a Clerk call each
+    # Users from before the webhook endpoint (created without events): the first user.updated of each queues a
+    # sync of its memberships, a Clerk call each.
+    seeded = stack.clerk.post("/seed", json={"users": 6, "organizations": 0, "seed": 41, "webhooks": False})
+    assert seeded.status_code == 200, seeded.text
+    for user_id in seeded.json()["users"]:
         stack.clerk.patch(f"/users/{user_id}", json={"last_name": "Updated"})
     stack.converge()
     statuses = {s for route in stack.clerk.get("/stats").json()["routes"].values() for s in route["by_status"]}

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 EXPECTED_ACKNOWLEDGMENTS = {
     ("ClerkSecrets", "AwsSolutions-SMG4"),
     ("Api/HttpApi/POST--api--webhooks--clerk", "AwsSolutions-APIG4"),
+    # The console's static shell: no data; its data routes are authorized (docs/decisions/0030).
+    ("Api/HttpApi/GET--console", "AwsSolutions-APIG4"),
+    ("Api/HttpApi/GET--console--{asset}", "AwsSolutions-APIG4"),
     # Not the newest Lambda runtime: the one the tests run on (docs/decisions/0024).
     *((f"Functions/{function}", "AwsSolutions-L1") for function in ("Webhook", "Worker", "SyncApi", "Authorizer")),
 }

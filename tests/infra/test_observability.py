@@ -42,6 +42,7 @@ EMITTED_METRICS = {
     "SyncCompleted": ("Trigger",),
     "SyncFailed": ("Trigger",),
     "SyncLimited": (),
+    "HistoryWriteFailed": (),
     "AuthorizerLatency": (),
     "AuthorizerDenied": ("Reason",),
     "LoginFallback": ("Tier",),
