@@ -262,6 +262,7 @@ def test_dlq_replays_one_and_all_after_a_confirm(console: Console) -> None:
     row = console.testid("dlq-row")
     assert row.get_attribute("data-message-id") == DLQ["messages"][0]["message_id"]  # type: ignore[index]
     assert console.testid("dlq-reason").text_content() == f"ClerkRateLimitedError: {XSS}"
+    assert "null" not in console.page.locator("#view").inner_text()  # an absent part draws nothing
     console.screenshot("fake-dlq")
     row.get_by_test_id("dlq-replay").click()
     console.page.wait_for_function(

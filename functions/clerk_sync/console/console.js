@@ -33,6 +33,12 @@
     return node;
   }
 
+  // replaceChildren() itself would draw a null child as the text "null".
+  function fill(node, ...children) {
+    node.replaceChildren();
+    return append(node, children);
+  }
+
   function svg(tag, attrs) {
     const node = document.createElementNS(SVG_NS, tag);
     for (const [name, value] of Object.entries(attrs || {})) {
@@ -213,7 +219,7 @@
     page.view.append(el("p", { class: "loading" }, "Loading the overview…"));
     const { data } = await api("GET", "/api/admin/overview");
     if (!page.live()) return;
-    page.view.replaceChildren(
+    fill(page.view, 
       el("h1", {}, "Overview"),
       el("div", { class: "grid" },
         recordCounts(data.records || {}),
@@ -416,7 +422,7 @@
         syncNow.disabled = false;
       }
     } } }, kind === "user" ? "Sync now" : "Sync members now");
-    page.view.replaceChildren(
+    fill(page.view, 
       el("h1", {}, (kind === "user" ? "User " : "Organization ") , el("code", { testid: "record-id" }, id)),
       el("div", { class: "actions" }, syncNow, syncResult),
       el("div", { class: "grid" },
@@ -557,7 +563,7 @@
         el("td", { class: "num" }, show(letter.receive_count)), el("td", { testid: "dlq-reason" }, reason),
         el("td", {}, button));
     });
-    page.view.replaceChildren(
+    fill(page.view, 
       el("h1", {}, "Dead-letter queue"),
       el("div", { class: "actions" }, el("span", { testid: "dlq-depth" }, "Depth: " + show(data.depth)), all, result),
       messages.length
@@ -600,7 +606,7 @@
         el("td", {}, Object.entries(run.drift || {}).map(([k, v]) => k + " " + v).join(", ") || "—"));
     });
     const running = jobs.some((j) => j.status === "running") || runs.some((r) => r.status === "running");
-    page.view.replaceChildren(
+    fill(page.view, 
       el("h1", {}, "Jobs"),
       el("p", { class: "hint", testid: "jobs-refresh" }, running
         ? "Something is running: refreshing every " + JOBS_REFRESH_MS / 1000 + " s."

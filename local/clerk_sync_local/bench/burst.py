@@ -178,6 +178,39 @@ def _run_burst(
         time.sleep(0.1)
 
 
+@dataclass(frozen=True)
+class _Burst:
+    """One side's burst, the same for both: `_run_burst` with these parameters."""
+
+    events: int
+    seed: int
+    timeout: float
+    deliveries: int
+
+    def run(self, side: SideRun, clerk: ClerkEmulator, finished: _Finished, settled: Callable[[], bool]) -> None:
+        _run_burst(
+            side,
+            clerk,
+            finished,
+            events=self.events,
+            seed=self.seed,
+            timeout=self.timeout,
+            deliveries=self.deliveries,
+            settled=settled,
+        )
+
+
+def _metered(meter: AwsMeter, resources: Any, run: Callable[[], None]) -> list[AwsRequest]:
+    """The side's own AWS requests (its table and queue) made while `run` ran."""
+    meter.take()
+    meter.recording = True
+    try:
+        run()
+    finally:
+        meter.recording = False
+    return [r for r in meter.take() if belongs_to(r, resources.table_name, resources.queue_url)]
+
+
 def _poller_use(pollers: list[SqsPoller], since: list[int]) -> tuple[list[float], list[int]]:
     durations: list[float] = []
     records: list[int] = []
@@ -202,20 +235,10 @@ def measure_clerk_sync(
     gateway.invoker.wrap("webhook", _timed(side.webhook_ms))
     since = [len(p.stats.batch_ms) for p in stack.pollers]
     clerk.reset_stats()
-    meter.take()
-    meter.recording = True
-    _run_burst(
-        side,
-        clerk,
-        finished,
-        events=events,
-        seed=seed,
-        timeout=timeout,
-        deliveries=deliveries,
-        settled=lambda: not stack.queue_depth(),
+    burst = _Burst(events=events, seed=seed, timeout=timeout, deliveries=deliveries)
+    side.requests = _metered(
+        meter, resources, lambda: burst.run(side, clerk, finished, lambda: not stack.queue_depth())
     )
-    meter.recording = False
-    side.requests = [r for r in meter.take() if belongs_to(r, resources.table_name, resources.queue_url)]
     side.batch_ms, side.batch_records = _poller_use(stack.pollers, since)
     side.differences = differences(store_for(ready), clerk.state_snapshot())
     side.stored, side.indexed = _stored_sizes(moto.client("dynamodb"), resources.table_name)
@@ -255,21 +278,11 @@ def measure_baseline(
     )
     with deployment:
         clerk.set_webhook(deployment.webhook_url)
-        meter.take()
-        meter.recording = True
-        _run_burst(
-            side,
-            clerk,
-            finished,
-            events=events,
-            seed=seed,
-            timeout=timeout,
-            deliveries=deliveries,
-            settled=lambda: not deployment.queue_depth(),
-        )
-        meter.recording = False
         resources = deployment.resources
-        side.requests = [r for r in meter.take() if belongs_to(r, resources.table_name, resources.queue_url)]
+        burst = _Burst(events=events, seed=seed, timeout=timeout, deliveries=deliveries)
+        side.requests = _metered(
+            meter, resources, lambda: burst.run(side, clerk, finished, lambda: not deployment.queue_depth())
+        )
         side.batch_ms, side.batch_records = _poller_use(deployment.pollers, [0] * len(deployment.pollers))
         side.differences = baseline_differences(deployment.table, clerk.state_snapshot())
         side.stored, side.indexed = _stored_sizes(moto.client("dynamodb"), resources.table_name)
