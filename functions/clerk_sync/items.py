@@ -453,6 +453,18 @@ def readable(item: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
+# Never shown to clients: the keys and bookkeeping, and private_metadata (backend-only in Clerk, whatever
+# STORE_PRIVATE_METADATA keeps in the table).
+HIDDEN_FIELDS: Final = frozenset(
+    {keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK, "content_hash", "entity", "private_metadata"}
+)
+
+
+def client_view(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored item as an API answer shows it: `readable`, without the keys, bookkeeping and private metadata."""
+    return readable({name: value for name, value in item.items() if name not in HIDDEN_FIELDS})
+
+
 def stored_metadata(item: dict[str, Any] | None, name: str) -> dict[str, Any]:
     """One metadata field of a stored item as JSON data; `{}` when absent or not an object."""
     value = decode_metadata(item.get(name)) if item else None

@@ -208,6 +208,22 @@ def test_dlq_lists_and_replays(api: Api, world: World) -> None:
     assert [m["Body"] for m in received] == [json.dumps({"kind": "event", "event": {}})]
 
 
+def test_without_a_dlq_the_dlq_routes_answer_503_and_the_overview_shows_none(
+    api: Api, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DLQ_URL")
+    wiring.reset()
+    token = api.token(world.admin)
+    listed = api.call("GET", "/api/admin/dlq", token=token)
+    replayed = api.call("POST", "/api/admin/dlq/replay", token=token, body={"all": True})
+    for reply in (listed, replayed):
+        assert reply.status == 503, reply.body
+        assert reply.body["error"]["code"] == "dlq_not_configured"
+    overview = api.call("GET", "/api/admin/overview", token=token)
+    assert overview.status == 200
+    assert overview.body["dlq"] == {"depth": None}
+
+
 BAD_INPUTS = [
     ("GET", "/api/admin/find", None),
     ("GET", "/api/admin/find?q=", None),

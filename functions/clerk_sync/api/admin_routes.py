@@ -9,6 +9,8 @@ request, so the sync routes' cold start does not pay for them (docs/decisions/00
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -59,8 +61,18 @@ def _not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"no such {what} on record or in its history")
 
 
-def _dlq_errors(error: Exception) -> ApiError:
-    return ApiError(503, "dlq_unavailable", "the dead-letter queue could not be read; retry later", 5)
+@contextmanager
+def _dead_letter_errors() -> Iterator[None]:
+    """The DLQ's errors as answers: not configured (DLQ_URL unset), or SQS refusing or out of reach."""
+    from clerk_sync.dlq import DeadLetterError
+    from clerk_sync.sync.admin import DeadLettersNotConfiguredError
+
+    try:
+        yield
+    except DeadLettersNotConfiguredError as error:
+        raise ApiError(503, "dlq_not_configured", "no dead-letter queue is configured (DLQ_URL)", 60) from error
+    except DeadLetterError as error:
+        raise ApiError(503, "dlq_unavailable", "the dead-letter queue could not be read; retry later", 5) from error
 
 
 @router.get(
@@ -71,12 +83,8 @@ def _dlq_errors(error: Exception) -> ApiError:
 )
 def overview() -> Overview:
     admin = _admin()
-    from clerk_sync.dlq import DeadLetterError
-
-    try:
+    with _dead_letter_errors():
         return Overview.model_validate(admin.overview(deadline=_deadline()))
-    except DeadLetterError as error:
-        raise _dlq_errors(error) from error
 
 
 @router.get(
@@ -155,14 +163,8 @@ def history(
 )
 def dead_letters() -> DeadLetters:
     admin = _admin()
-    if not admin.has_dead_letters:
-        raise ApiError(503, "dlq_not_configured", "no dead-letter queue is configured (DLQ_URL)", 60)
-    from clerk_sync.dlq import DeadLetterError
-
-    try:
+    with _dead_letter_errors():
         return DeadLetters.model_validate(admin.dead_letters(deadline=_deadline()))
-    except DeadLetterError as error:
-        raise _dlq_errors(error) from error
 
 
 @router.post(
@@ -172,15 +174,10 @@ def dead_letters() -> DeadLetters:
 )
 def replay(request: ReplayRequest) -> ReplayAnswer:
     admin = _admin()
-    if not admin.has_dead_letters:
-        raise ApiError(503, "dlq_not_configured", "no dead-letter queue is configured (DLQ_URL)", 60)
-    from clerk_sync.dlq import DeadLetterError
     from clerk_sync.observability import logger
 
-    try:
+    with _dead_letter_errors():
         answer = admin.replay(request.message_ids, deadline=_deadline())
-    except DeadLetterError as error:
-        raise _dlq_errors(error) from error
     logger.info("dead letters replayed", extra={"replayed": answer["replayed"], "left": answer["left"]})
     return ReplayAnswer.model_validate(answer)
 

@@ -20,7 +20,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from clerk_sync import keys
 from clerk_sync.api import permissions
 from clerk_sync.api.admin_routes import router as admin_router
 from clerk_sync.api.admin_schemas import ADMIN_FIELDS
@@ -40,7 +39,7 @@ from clerk_sync.api.schemas import (
     SyncStatus,
     UserSyncResult,
 )
-from clerk_sync.items import readable
+from clerk_sync.items import client_view
 from clerk_sync.jobs import Job
 from clerk_sync.observability import count, logger
 from clerk_sync.reports import SyncReport
@@ -51,10 +50,6 @@ from clerk_sync.wiring import access_settings, caller_limits, sync_service, webh
 
 # Bodies are checked (content type, size, JSON) before routing: api/bodies.py.
 app = JsonBodyResolver(enable_validation=True, response_validation_error_http_code=500)
-
-# Never answered: the keys and bookkeeping, and private_metadata (backend-only in Clerk, whatever
-# STORE_PRIVATE_METADATA keeps in the table).
-_HIDDEN_FIELDS = frozenset({keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK, "content_hash", "entity", "private_metadata"})
 
 
 def _error_response(error: ApiError) -> Response[dict[str, Any]]:
@@ -251,11 +246,6 @@ def sync_membership(request: MembershipSyncRequest) -> SyncReport:
 # ---- status and jobs -----------------------------------------------------------------------------------
 
 
-def _view(item: dict[str, Any]) -> dict[str, Any]:
-    # Metadata the table holds as JSON text (docs/decisions/0015) goes back to the client as objects.
-    return readable({k: v for k, v in item.items() if k not in _HIDDEN_FIELDS})
-
-
 def _seconds_since(at_ms: int) -> int:
     return max(0, (time.time_ns() // 1_000_000 - at_ms) // 1000)
 
@@ -275,7 +265,7 @@ def sync_status() -> SyncStatus:
         last_webhook_at=last_webhook.at if last_webhook else None,
         seconds_since_last_webhook=_seconds_since(last_webhook.at) if last_webhook else None,
         user_id=user_id,
-        user=_view(user) if user else None,
+        user=client_view(user) if user else None,
         stale=user is None or not service.is_fresh(user),
         provisional=bool(user and user.get("provisional")),
         memberships=[
@@ -284,8 +274,8 @@ def sync_status() -> SyncStatus:
                 role=m.get("role"),
                 stale=not service.is_fresh(m),
                 provisional=bool(m.get("provisional")),
-                membership=_view(m),
-                organization=_view(org) if (org := found.organizations.get(str(m["org_id"]))) else None,
+                membership=client_view(m),
+                organization=client_view(org) if (org := found.organizations.get(str(m["org_id"]))) else None,
             )
             for m in found.memberships
         ],

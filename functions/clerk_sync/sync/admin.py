@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from clerk_sync import keys
-from clerk_sync.items import readable
+from clerk_sync.items import client_view
 from clerk_sync.runs import Run, RunKind
 
 if TYPE_CHECKING:
@@ -25,20 +25,11 @@ if TYPE_CHECKING:
     from clerk_sync.store.history import History
     from clerk_sync.store.runs import RunStore
 
-# Never answered: the keys and bookkeeping, and private_metadata (backend-only in Clerk).
-HIDDEN_FIELDS: Final = frozenset(
-    {keys.PK, keys.SK, keys.GSI1_PK, keys.GSI1_SK, "content_hash", "entity", "private_metadata"}
-)
 MEMBERSHIPS_SHOWN: Final = 200
 OUTCOME_HOURS: Final = 24
 RECENT_JOBS: Final = 50
 DLQ_SHOWN: Final = 100
 HISTORY_ENTITIES: Final = ("user", "organization", "membership")
-
-
-def view(item: dict[str, Any]) -> dict[str, Any]:
-    """A stored item as clients see it: without keys and bookkeeping, metadata as objects."""
-    return readable({k: v for k, v in item.items() if k not in HIDDEN_FIELDS})
 
 
 def _now_ms() -> int:
@@ -246,7 +237,7 @@ class Admin:
             for m in shown
         ]
         return {
-            "user": view(item) if item else None,
+            "user": client_view(item) if item else None,
             "provenance": _provenance(item) if item else None,
             "memberships": memberships,
             "memberships_truncated": len(found) > MEMBERSHIPS_SHOWN,
@@ -271,7 +262,7 @@ class Admin:
             for m in found[:MEMBERSHIPS_SHOWN]
         ]
         return {
-            "organization": view(item) if item else None,
+            "organization": client_view(item) if item else None,
             "provenance": _provenance(item) if item else None,
             "memberships": memberships,
             "memberships_truncated": len(found) > MEMBERSHIPS_SHOWN,
@@ -298,10 +289,6 @@ class Admin:
         }
 
     # ---- dead letters and jobs ---------------------------------------------------------------------
-
-    @property
-    def has_dead_letters(self) -> bool:
-        return self._dead_letters is not None
 
     def dead_letters(self, *, deadline: float) -> dict[str, Any]:
         queue = self._queue(deadline)
