@@ -2,7 +2,7 @@
 
 The table is filled with users, organizations and memberships in a backfill's proportions (10 : 2 : 20), then
 each request shape the product makes is timed (median of `repeats`): a consistent GetItem, a conditional PutItem,
-a BatchGetItem of 100 keys, a user's memberships from GSI1, an organization's members from the base table, a
+a user profile's conditional UpdateItem (every stored field SET, the sync state `if_not_exists`), a BatchGetItem of 100 keys, a user's memberships from GSI1, an organization's members from the base table, a
 membership's TransactWriteItems with its two parent checks, and a 500-item Scan page. Once against the stack's
 indexed moto and once against moto's own code (`--plain`), each in a process of its own.
 """
@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Final
 
-from clerk_sync import keys
+from clerk_sync import items, keys
 from clerk_sync import resources as definitions
+from clerk_sync.store import conditions
+from clerk_sync.store.table import Table, placeholders
 from clerk_sync_local.stack.moto import LocalMoto, LocalResources
 
 DEFAULT_SIZES: Final = (0, 10_000, 50_000)
@@ -72,6 +74,20 @@ def _user(size: int) -> str:
     return f"user_{max(_counts(size)[0] // 2, 0)}"
 
 
+def _profile_update(client: Any, table: str, size: int) -> Any:
+    """The request `SyncStore.put_user` makes: an UpdateItem of every stored field, through the store's table."""
+    version = time.time_ns()
+    fields = {name: f"value of {name}" for name in sorted(items.user_attributes())}
+    item = {**keys.user_key("user_probe"), **fields, "version": version, "deleted": False}
+    return Table(client, table).replace(
+        item,
+        conditions.UPSERT_PROFILE,
+        placeholders(version=version, false=False),
+        remove=items.user_attributes(),
+        if_absent={items.MEMBERSHIPS_SYNCED_AT: version},
+    )
+
+
 def _org(size: int) -> str:
     return f"org_{max(_counts(size)[1] // 2, 0)}"
 
@@ -90,6 +106,7 @@ SHAPES: Final = (
             ExpressionAttributeValues={":v": {"N": str(time.time_ns())}},
         ),
     ),
+    Shape("UpdateItem (a user profile)", _profile_update),
     Shape(
         "BatchGetItem (100 keys)",
         lambda c, t, n: c.batch_get_item(

@@ -45,11 +45,13 @@ def make_server(port: int, *, indexed: bool = True) -> Any:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server as werkzeug_server
 
-    from clerk_sync_local.stack import moto_indexes
+    from clerk_sync_local.stack import moto_expressions, moto_indexes, moto_requests
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     if indexed:
         moto_indexes.install()
+        moto_expressions.install()
+        moto_requests.install()
     app = _OneTableWriterAtATime(DomainDispatcherApplication(create_backend_app))
     return werkzeug_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
 
