@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from clerk_sync_local.bench.cost import (
@@ -150,10 +150,12 @@ def _run_burst(
     seed: int,
     timeout: float,
     deliveries: int,
+    clerk_latency_ms: int,
     settled: Callable[[], bool],
 ) -> None:
     """Makes the burst and waits until the side applied it (or the timeout passed) and its queue is empty."""
-    clerk.set_knobs(webhook_concurrency=deliveries)
+    # Clerk's Backend API answers the side's calls after `clerk_latency_ms`; the changes are made in-process.
+    clerk.set_knobs(webhook_concurrency=deliveries, latency_ms=clerk_latency_ms)
     before = {event["msg_id"] for event in clerk.events}
     started_ms = time.time_ns() // 1_000_000
     make_changes(clerk, events, random.Random(seed))
@@ -176,16 +178,18 @@ def _run_burst(
     # Follow-up work (membership syncs clerk-sync's worker queued) settles before the table is compared.
     while not settled() and time.monotonic() < deadline:
         time.sleep(0.1)
+    clerk.set_knobs(latency_ms=0)
 
 
 @dataclass(frozen=True)
-class _Burst:
+class Burst:
     """One side's burst, the same for both: `_run_burst` with these parameters."""
 
     events: int
     seed: int
     timeout: float
     deliveries: int
+    clerk_latency_ms: int = 0
 
     def run(self, side: SideRun, clerk: ClerkEmulator, finished: _Finished, settled: Callable[[], bool]) -> None:
         _run_burst(
@@ -196,6 +200,7 @@ class _Burst:
             seed=self.seed,
             timeout=self.timeout,
             deliveries=self.deliveries,
+            clerk_latency_ms=self.clerk_latency_ms,
             settled=settled,
         )
 
@@ -220,9 +225,7 @@ def _poller_use(pollers: list[SqsPoller], since: list[int]) -> tuple[list[float]
     return durations, records
 
 
-def measure_clerk_sync(
-    stack: LocalStack, meter: AwsMeter, *, events: int, seed: int, timeout: float, deliveries: int = 1
-) -> SideRun:
+def measure_clerk_sync(stack: LocalStack, meter: AwsMeter, burst: Burst) -> SideRun:
     clerk, gateway, ready, resources, moto = stack.emulator, stack.gateway, stack.ready, stack.resources, stack.moto
     assert clerk is not None
     assert gateway is not None
@@ -235,7 +238,6 @@ def measure_clerk_sync(
     gateway.invoker.wrap("webhook", _timed(side.webhook_ms))
     since = [len(p.stats.batch_ms) for p in stack.pollers]
     clerk.reset_stats()
-    burst = _Burst(events=events, seed=seed, timeout=timeout, deliveries=deliveries)
     side.requests = _metered(
         meter, resources, lambda: burst.run(side, clerk, finished, lambda: not stack.queue_depth())
     )
@@ -245,17 +247,7 @@ def measure_clerk_sync(
     return side
 
 
-def measure_baseline(
-    stack: LocalStack,
-    meter: AwsMeter,
-    *,
-    events: int,
-    seed: int,
-    timeout: float,
-    workers: int,
-    window: float,
-    deliveries: int = 1,
-) -> SideRun:
+def measure_baseline(stack: LocalStack, meter: AwsMeter, burst: Burst, *, workers: int, window: float) -> SideRun:
     from bench.baseline.check import differences as baseline_differences
     from bench.baseline.deployment import BaselineDeployment
 
@@ -279,7 +271,6 @@ def measure_baseline(
     with deployment:
         clerk.set_webhook(deployment.webhook_url)
         resources = deployment.resources
-        burst = _Burst(events=events, seed=seed, timeout=timeout, deliveries=deliveries)
         side.requests = _metered(
             meter, resources, lambda: burst.run(side, clerk, finished, lambda: not deployment.queue_depth())
         )
@@ -330,21 +321,38 @@ def _requests_per_event(side: SideRun) -> dict[str, float]:
     return {name: round(count / max(1, side.events), 3) for name, count in sorted(counts.items())}
 
 
+def _throughput(ours: SideRun, baseline: SideRun, name: str, setting: str) -> Figure:
+    return Figure(
+        name, round(ours.throughput, 2), "events/s", Goal.vs_baseline(3.0), round(baseline.throughput, 2), setting
+    )
+
+
 def sections(
-    ours: SideRun, baseline: SideRun, *, workers: int, baseline_workers: int, deliveries: int, cold_share: float
+    ours: SideRun,
+    baseline: SideRun,
+    *,
+    workers: int,
+    baseline_workers: int,
+    deliveries: int,
+    cold_share: float,
+    clerk_latency_ms: int = 0,
+    instant: tuple[SideRun, SideRun] | None = None,
 ) -> list[Section]:
-    """The webhook section (item 4) and the cost section (item 7) from the two runs."""
+    """The webhook section (item 4) and the cost section (item 7) from the two runs: `ours` and `baseline` with
+    Clerk's API answering in `clerk_latency_ms`, and (`instant`) the same burst with the emulator answering at once."""
     window = Section("webhooks", "Webhook → table, a burst of emulator changes")
     p50, p95 = percentile(ours.latencies_ms, 0.5), percentile(ours.latencies_ms, 0.95)
+    setting = (
+        f"{ours.events} events, {deliveries} deliveries at once; clerk-sync {workers} workers at "
+        f"once, the baseline {baseline_workers}"
+    )
+    runs = [(ours, baseline), *([instant] if instant is not None else [])]
     window.figures = [
-        Figure(
-            "events/s applied",
-            round(ours.throughput, 2),
-            "events/s",
-            Goal.vs_baseline(3.0),
-            round(baseline.throughput, 2),
-            f"{ours.events} events, {deliveries} deliveries at once; clerk-sync {workers} workers at once, "
-            f"the baseline {baseline_workers}",
+        _throughput(ours, baseline, f"events/s applied, Clerk answering in {clerk_latency_ms} ms", setting),
+        *(
+            [_throughput(*instant, "events/s applied, Clerk answering at once (the emulator)", setting)]
+            if instant is not None
+            else []
         ),
         Figure(
             "latency p50",
@@ -360,13 +368,20 @@ def sections(
             "ms",
             baseline=round(max(baseline.latencies_ms, default=0.0)),
         ),
-        Figure("events lost", ours.lost, "events", Goal.bound(0), baseline.lost, "never applied within the timeout"),
+        Figure(
+            "events lost",
+            sum(mine.lost for mine, _ in runs),
+            "events",
+            Goal.bound(0),
+            sum(theirs.lost for _, theirs in runs),
+            f"never applied within the timeout, in {len(runs)} bursts",
+        ),
         Figure(
             "records unlike Clerk",
-            len(ours.differences),
+            sum(len(mine.differences) for mine, _ in runs),
             "records",
             Goal.bound(0),
-            len(baseline.differences),
+            sum(len(theirs.differences) for _, theirs in runs),
             "; ".join(ours.differences[:3]),
         ),
     ]
@@ -420,6 +435,7 @@ def sections(
         },
     }
     cost.notes = [
+        f"from the burst with Clerk's API answering in {clerk_latency_ms} ms (a worker waiting on Clerk is billed)",
         f"cold starts: {cold_share:.1%} of invocations (AWS: INIT in under 1% of production invocations), each billed "
         "its INIT phase = the handler modules' cold import measured here",
         f"memory: webhook {WEBHOOK_MEMORY_MB} MB, worker {WORKER_MEMORY_MB} MB (infra/functions.py), both sides",
@@ -433,6 +449,21 @@ def _units(side: SideRun) -> float:
     return used.write_units + used.index_write_units + used.read_units
 
 
+def _both_sides(burst: Burst, *, workers: int, baseline_workers: int, window: float) -> tuple[SideRun, SideRun]:
+    """clerk-sync, then the baseline, on one fresh local stack."""
+    with AwsMeter() as meter:
+        meter.recording = False
+        with LocalStack(
+            seed=False,
+            quiet=True,
+            batching_window_seconds=window,
+            worker_concurrency=workers,
+        ) as stack:
+            ours = measure_clerk_sync(stack, meter, burst)
+            theirs = measure_baseline(stack, meter, burst, workers=baseline_workers, window=window)
+    return ours, theirs
+
+
 def run_burst_sections(
     *,
     events: int,
@@ -443,30 +474,30 @@ def run_burst_sections(
     seed: int = 7,
     timeout: float = 900.0,
     cold_share: float = 0.01,
+    clerk_latency_ms: int = 0,
 ) -> list[Section]:
-    """Both sides on one local stack, priced; see the module docstring."""
+    """Both sides on one local stack, priced; see the module docstring. With `clerk_latency_ms`, the burst runs
+    twice (on a fresh stack each time): Clerk answering at once, then after that latency."""
     started = time.perf_counter()
-    with AwsMeter() as meter:
-        meter.recording = False
-        with LocalStack(
-            seed=False, quiet=True, batching_window_seconds=batching_window, worker_concurrency=workers
-        ) as stack:
-            ours = measure_clerk_sync(stack, meter, events=events, seed=seed, timeout=timeout, deliveries=deliveries)
-            theirs = measure_baseline(
-                stack,
-                meter,
-                events=events,
-                seed=seed,
-                timeout=timeout,
-                workers=baseline_workers,
-                window=batching_window,
-                deliveries=deliveries,
-            )
+
+    def both(burst: Burst) -> tuple[SideRun, SideRun]:
+        return _both_sides(burst, workers=workers, baseline_workers=baseline_workers, window=batching_window)
+
+    burst = Burst(events=events, seed=seed, timeout=timeout, deliveries=deliveries)
+    instant = both(burst)
+    ours, theirs = both(replace(burst, clerk_latency_ms=clerk_latency_ms)) if clerk_latency_ms else instant
     ours.init_ms = {name: round(cold_import_ms(code), 1) for name, code in CLERK_SYNC_IMPORTS.items()}
     baseline_init = round(cold_import_ms(BASELINE_IMPORTS), 1)
     theirs.init_ms = {"webhook": baseline_init, "worker": baseline_init}
     found = sections(
-        ours, theirs, workers=workers, baseline_workers=baseline_workers, deliveries=deliveries, cold_share=cold_share
+        ours,
+        theirs,
+        workers=workers,
+        baseline_workers=baseline_workers,
+        deliveries=deliveries,
+        cold_share=cold_share,
+        clerk_latency_ms=clerk_latency_ms,
+        instant=instant if clerk_latency_ms else None,
     )
     found[0].seconds = time.perf_counter() - started
     return found

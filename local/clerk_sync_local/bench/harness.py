@@ -29,6 +29,7 @@ class BenchOptions:
     workers: int = 5  # clerk-sync's worker batches at once: the stage default worker_max_concurrency
     baseline_workers: int = 1  # the baseline's read-modify-write is only correct serially
     deliveries: int = 10  # webhook deliveries in flight at once, both sides (Svix sends an endpoint's concurrently)
+    clerk_latency_ms: int = 50  # Clerk's Backend API round trip in the burst's second run (docs/decisions/0032)
     batching_window: float = 1.0  # the deployed MaximumBatchingWindowInSeconds
     cold_share: float = 0.01  # invocations that start cold (billed INIT), for the cost model
     users: int = 1000  # backfill size (item 5)
@@ -60,6 +61,7 @@ def webhook_sections(options: BenchOptions) -> list[Section]:
         seed=options.seed,
         timeout=options.timeout,
         cold_share=options.cold_share,
+        clerk_latency_ms=options.clerk_latency_ms,
     )
 
 

@@ -2,8 +2,9 @@
 
 The table is filled with users, organizations and memberships in a backfill's proportions (10 : 2 : 20), then
 each request shape the product makes is timed (median of `repeats`): a consistent GetItem, a conditional PutItem,
-a user profile's conditional UpdateItem (every stored field SET, the sync state `if_not_exists`), a BatchGetItem of 100 keys, a user's memberships from GSI1, an organization's members from the base table, a
-membership's TransactWriteItems with its two parent checks, and a 500-item Scan page. Once against the stack's
+a user profile's conditional UpdateItem (every stored field SET, the sync state `if_not_exists`), a BatchGetItem of
+100 keys, a user's memberships from GSI1, an organization's members from the base table, a membership's
+TransactWriteItems with its two parent checks, and a 500-item Scan page. Once against the stack's
 indexed moto and once against moto's own code (`--plain`), each in a process of its own.
 """
 

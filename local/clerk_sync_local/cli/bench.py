@@ -21,6 +21,9 @@ def bench_all(  # noqa: PLR0917 - typer maps each option to a parameter
     deliveries: int = typer.Option(
         10, min=1, max=32, help="Webhook deliveries the emulator has in flight at once (Svix sends concurrently)."
     ),
+    clerk_latency_ms: int = typer.Option(
+        50, min=0, max=2000, help="Clerk's API round trip in the burst's second run (0: one run, Clerk instant)."
+    ),
     users: int = typer.Option(1000, min=30, max=100_000, help="Users in the backfill."),
     organizations: int = typer.Option(200, min=1, max=20_000, help="Organizations in the backfill."),
     per_org: int = typer.Option(10, min=1, max=100, help="Memberships per organization in the backfill."),
@@ -43,6 +46,7 @@ def bench_all(  # noqa: PLR0917 - typer maps each option to a parameter
         workers=workers,
         baseline_workers=baseline_workers,
         deliveries=deliveries,
+        clerk_latency_ms=clerk_latency_ms,
         users=users,
         organizations=organizations,
         per_org=per_org,
