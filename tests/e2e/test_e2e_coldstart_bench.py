@@ -15,6 +15,8 @@ def test_coldstart_bench_answers_each_handlers_first_event_and_reports_its_floor
         assert row["median_ms"] > 0
         assert row["floor_ms"] > 0
         assert abs(row["ratio"] - row["median_ms"] / row["floor_ms"]) < 0.02
+        assert row["botocore_ms"] > 0
+        assert abs(row["botocore_share"] - row["botocore_ms"] / row["floor_ms"]) < 0.02
         assert row["goal"] == "< 1.0"
         assert row["module"] == f"clerk_sync.handlers.{name}"
         # docs/decisions/0025: none of these on any handler's cold path, first event included.

@@ -11,7 +11,9 @@ The environment is the deployed one (docs/deploy.md): the secrets come from a Se
 (`CLERK_SECRETS_ARN`), session-token keys from a JWKS, `CLERK_INSTANCE_ID` is set, Powertools logs at INFO and
 emits metrics; every AWS call goes to a moto server and every Clerk call to the emulator, both started here.
 Each child times itself with `perf_counter`, from just before the import to the handler's answer; the floor
-child of the same handler times `import boto3` plus creating the clients that handler's first event uses.
+child of the same handler times `import boto3` plus creating the clients that handler's first event uses, and a
+botocore child the same clients from one botocore session, as the handlers make them: the least any handler built
+on botocore pays before its own code runs.
 Bytecode is controlled as in `bench/startup.py`: every child shares a private PYTHONPYCACHEPREFIX, primed by
 one unmeasured run of each kind. Figures are medians over `runs` fresh interpreters, measured here each time.
 """
@@ -79,6 +81,20 @@ started = time.perf_counter()
 import boto3
 for service in sys.argv[1].split(","):
     boto3.client(service)
+elapsed_ms = (time.perf_counter() - started) * 1000
+with open(sys.argv[2], "w") as sink:
+    sink.write(repr(elapsed_ms))
+"""
+
+# What any handler built on botocore pays before its first event: the SDK's import and the same clients, made as
+# `clerk_sync.aws` makes them (one session). The part of the floor left for everything else is what it leaves.
+_BOTOCORE_CHILD = """
+import sys, time
+started = time.perf_counter()
+import botocore.session
+session = botocore.session.get_session()
+for service in sys.argv[1].split(","):
+    session.create_client(service)
 elapsed_ms = (time.perf_counter() - started) * 1000
 with open(sys.argv[2], "w") as sink:
     sink.write(repr(elapsed_ms))
@@ -209,12 +225,13 @@ def _secret(bench: Bench) -> str:
 
 
 def _measure_case(case: _Case, runs: int, env: dict[str, str], scratch: Path) -> dict[str, Any]:
-    """Alternates a handler run and a floor run, so a busy machine weighs on both alike."""
+    """Alternates a handler run, a floor run and a botocore run, so a busy machine weighs on all alike."""
     code = _HANDLER_CHILD.format(watched=WATCHED_MODULES)
     clients = FLOOR_CLIENTS[case.name]
     event_file, output = scratch / f"{case.name}-event.json", scratch / f"{case.name}-out.json"
     samples: list[float] = []
     floors: list[float] = []
+    sdk: list[float] = []
     loaded: list[str] = []
     for run in range(runs + 1):  # the first run of each primes the bytecode cache and is not counted
         event_file.write_text(json.dumps(case.event()))
@@ -222,11 +239,13 @@ def _measure_case(case: _Case, runs: int, env: dict[str, str], scratch: Path) ->
         if not case.answered(result["answer"]):
             raise RuntimeError(f"{case.name} answered its first event unexpectedly: {str(result['answer'])[:500]}")
         floor = float(_run_child(_FLOOR_CHILD, [",".join(clients), str(output)], env, output))
+        botocore = float(_run_child(_BOTOCORE_CHILD, [",".join(clients), str(output)], env, output))
         if run:
             samples.append(float(result["ms"]))
             floors.append(floor)
+            sdk.append(botocore)
         loaded = result["loaded"]
-    median, floor_median = statistics.median(samples), statistics.median(floors)
+    median, floor_median, sdk_median = statistics.median(samples), statistics.median(floors), statistics.median(sdk)
     return {
         "module": case.module,
         "median_ms": round(median, 1),
@@ -235,6 +254,8 @@ def _measure_case(case: _Case, runs: int, env: dict[str, str], scratch: Path) ->
         "floor_ms": round(floor_median, 1),
         "floor": f"import boto3 + {', '.join(clients)} client{'s' if len(clients) > 1 else ''}",
         "ratio": round(median / floor_median, 2),
+        "botocore_ms": round(sdk_median, 1),
+        "botocore_share": round(sdk_median / floor_median, 2),
         "goal": GOAL,
         "met": median < floor_median,
         "loaded": loaded,
@@ -274,6 +295,14 @@ def sections(options: Any) -> list[Any]:
                 "x",
                 Goal.bound(1.0),
                 note=f"{row['median_ms']} ms against {row['floor_ms']} ms ({row['floor']})",
+            )
+        )
+        section.figures.append(
+            Figure(
+                f"{name}: botocore and the same clients alone, over the floor",
+                row["botocore_share"],
+                "x",
+                note=f"{row['botocore_ms']} ms: what is left of the floor for the handler's own import and first event",
             )
         )
     section.series["coldstart"] = measured

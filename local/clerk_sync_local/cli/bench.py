@@ -293,15 +293,20 @@ def bench_coldstart(
     if as_json:
         console.print_json(json.dumps(figures))
         return
-    console.print(f"{'handler':<11} {'median ms':>9} {'floor ms':>8} {'ratio':>6}  goal", highlight=False)
+    header = f"{'handler':<11} {'median ms':>9} {'floor ms':>8} {'ratio':>6} {'botocore ms':>11} {'share':>6}  goal"
+    console.print(header, highlight=False)
     for name, row in figures["handlers"].items():
         verdict = "met" if row["met"] else "not met"
         console.print(
-            f"{name:<11} {row['median_ms']:>9.1f} {row['floor_ms']:>8.1f} {row['ratio']:>6.2f}  "
-            f"{row['goal']} {verdict}",
+            f"{name:<11} {row['median_ms']:>9.1f} {row['floor_ms']:>8.1f} {row['ratio']:>6.2f} "
+            f"{row['botocore_ms']:>11.1f} {row['botocore_share']:>6.2f}  {row['goal']} {verdict}",
             highlight=False,
         )
     for name, row in figures["handlers"].items():
         loaded = ", ".join(row["loaded"]) or "none of the watched"
         console.print(f"  {name}: floor = {row['floor']}; its cold start loaded {loaded}", highlight=False)
-    console.print(f"Python {figures['python']}, median of {figures['runs']} fresh interpreters each", highlight=False)
+    console.print(
+        f"Python {figures['python']}, median of {figures['runs']} fresh interpreters each; botocore: the same clients "
+        "from botocore alone, share: its part of the floor",
+        highlight=False,
+    )
