@@ -10,10 +10,8 @@ profile's ~30 SETs with `if_not_exists` and a REMOVE list, is among them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +21,6 @@ from clerk_sync.models import User
 from clerk_sync.store.records import SyncStore
 from clerk_sync.store.table import Table
 from clerk_sync.vocabulary import SyncSource
-from clerk_sync_local.stack.moto import LocalMoto
 from tests.support.clerk_payloads import user_data
 
 NAMES = ["a", "b", "c", keys.PK, keys.SK, keys.GSI1_PK]  # the key attributes may not be updated
@@ -53,17 +50,6 @@ VALUES = {
     ":l": {"L": [{"S": "y"}]},
     ":ss": {"SS": ["x"]},
 }
-
-
-@pytest.fixture(scope="module")
-def motos() -> Iterator[list[tuple[Any, str]]]:
-    servers = [LocalMoto(prefix="fast", indexed=True), LocalMoto(prefix="plain", indexed=False)]
-    try:
-        started = [(server, server.start()) for server in servers]
-        yield [(server.client("dynamodb"), resources.table_name) for server, resources in started]
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def _key(partition: str) -> dict[str, Any]:

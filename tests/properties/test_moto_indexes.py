@@ -8,7 +8,6 @@ partition and by GSI1 value, and a Scan walked page by page, must answer the sam
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clerk_sync import keys
-from clerk_sync_local.stack.moto import LocalMoto
 
 PARTITIONS = ["USER#u1", "USER#u2", "ORG#o1", "ORG#o2"]
 SORTS = ["PROFILE", "MEMBER#u1", "MEMBER#u2", "MEMBERSHIPS"]
@@ -32,17 +30,6 @@ operations = st.one_of(
     st.tuples(st.just("transact"), st.lists(keys_, min_size=1, max_size=3, unique=True), index_value, versions),
     st.tuples(st.just("batch"), st.lists(keys_, min_size=1, max_size=4, unique=True), index_value, versions),
 )
-
-
-@pytest.fixture(scope="module")
-def motos() -> Iterator[list[tuple[Any, str]]]:
-    servers = [LocalMoto(prefix="indexed", indexed=True), LocalMoto(prefix="plain", indexed=False)]
-    try:
-        started = [(server, server.start()) for server in servers]
-        yield [(server.client("dynamodb"), resources.table_name) for server, resources in started]
-    finally:
-        for server in servers:
-            server.stop()
 
 
 def _key(pair: tuple[str, str]) -> dict[str, Any]:

@@ -6,7 +6,9 @@ is reset and the same seeded burst goes to the baseline (`bench.baseline`), depl
 table, queue, webhook route and worker. Each side is timed from the change (the event's `timestamp`, the
 emulator's clock) to the moment its worker finished applying it, compared with Clerk at the end ("lost": events
 never applied, and records unlike Clerk's), and its AWS requests, payloads and invocations are recorded for the
-cost model.
+cost model. All of it twice, each time on a fresh stack: with the emulator answering Clerk's API at once, and with
+its `latency_ms` knob at `clerk_latency_ms`, a round trip to Clerk as a deployed worker waits for it (the baseline
+calls Clerk on every user webhook, clerk-sync on none; docs/decisions/0032). The cost is priced from the second.
 """
 
 from __future__ import annotations
