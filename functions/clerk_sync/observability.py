@@ -47,6 +47,19 @@ def log_metrics(handler: Handler) -> Handler:
     return cast(Handler, run)
 
 
+class _SharedMetrics:
+    """The handler's metric set as code outside the handler adds to it (the Clerk client), honouring
+    POWERTOOLS_METRICS_DISABLED: in the operator CLI or a benchmark no `log_metrics` clears a disabled set, and
+    Powertools prints it to stdout anyway once a metric holds 100 values (EMF lines among a command's output)."""
+
+    def add_metric(self, name: str, unit: MetricUnit, value: float) -> None:
+        if not is_metrics_disabled():
+            metrics.add_metric(name=name, unit=unit, value=value)
+
+
+shared_metrics = _SharedMetrics()
+
+
 def count(name: str, /, amount: float = 1, **dimensions: str) -> None:
     """A count (one by default) with its own dimensions (e.g. Outcome), kept apart from the handler's shared metric
     set."""

@@ -54,7 +54,7 @@ from clerk_sync.clerk.retry import (
 from clerk_sync.clerk.settings import ClerkSettings
 from clerk_sync.models import Membership, Organization, User
 from clerk_sync.observability import child_logger
-from clerk_sync.observability import metrics as default_metrics
+from clerk_sync.observability import shared_metrics as default_metrics
 from clerk_sync.vocabulary import CLERK_API_URL, ClerkPriority
 
 # Of the time left before a call's deadline, what a wait for the budget leaves for the request itself.
