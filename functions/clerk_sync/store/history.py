@@ -17,7 +17,7 @@ import secrets
 import threading
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -53,17 +53,7 @@ class HistoryEntry:
     cascaded: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "at": self.at,
-            "entity": self.entity,
-            "entity_id": self.entity_id,
-            "source": self.source,
-            "outcome": self.outcome,
-            "version": self.version,
-            "event_id": self.event_id,
-            "change": self.change,
-            "cascaded": self.cascaded,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -55,13 +55,7 @@ class Found:
     on_record: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "id": self.id,
-            "label": self.label,
-            "deleted": self.deleted,
-            "on_record": self.on_record,
-        }
+        return asdict(self)
 
 
 def _user_label(item: dict[str, Any]) -> str:
