@@ -143,49 +143,9 @@ def _stored_sizes(moto_client: Any, table_name: str) -> tuple[dict[tuple[str, st
     return sizes, frozenset(indexed)
 
 
-def _run_burst(
-    side: SideRun,
-    clerk: ClerkEmulator,
-    finished: _Finished,
-    *,
-    events: int,
-    seed: int,
-    timeout: float,
-    deliveries: int,
-    clerk_latency_ms: int,
-    settled: Callable[[], bool],
-) -> None:
-    """Makes the burst and waits until the side applied it (or the timeout passed) and its queue is empty."""
-    # Clerk's Backend API answers the side's calls after `clerk_latency_ms`; the changes are made in-process.
-    clerk.set_knobs(webhook_concurrency=deliveries, latency_ms=clerk_latency_ms)
-    before = {event["msg_id"] for event in clerk.events}
-    started_ms = time.time_ns() // 1_000_000
-    make_changes(clerk, events, random.Random(seed))
-    made = [event for event in clerk.events if event["msg_id"] not in before]
-    ids = {event["msg_id"] for event in made}
-    deadline = time.monotonic() + timeout
-    finished.wait_for(ids, deadline)
-    side.events = len(made)
-    done = [event for event in made if event["msg_id"] in finished.at]
-    side.lost = len(made) - len(done)
-    side.latencies_ms = [float(finished.at[e["msg_id"]] - e["timestamp_ms"]) for e in done]
-    side.applied_at_s = sorted((finished.at[e["msg_id"]] - started_ms) / 1000 for e in done)
-    side.wall_seconds = side.applied_at_s[-1] if side.applied_at_s else 0.0
-    with contextlib.suppress(TimeoutError):
-        clerk.wait_for_deliveries(max(1.0, deadline - time.monotonic()))
-    sent = [d for d in clerk.deliveries if d["msg_id"] not in before]
-    side.api_requests = sum(len(d["attempts"]) for d in sent)
-    bodies = {e["msg_id"]: len(str(e["payload"])) for e in made}
-    side.api_bytes = sum(bodies.get(d["msg_id"], 0) * len(d["attempts"]) for d in sent)
-    # Follow-up work (membership syncs clerk-sync's worker queued) settles before the table is compared.
-    while not settled() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    clerk.set_knobs(latency_ms=0)
-
-
 @dataclass(frozen=True)
 class Burst:
-    """One side's burst, the same for both: `_run_burst` with these parameters."""
+    """One side's burst, the same for both."""
 
     events: int
     seed: int
@@ -194,17 +154,32 @@ class Burst:
     clerk_latency_ms: int = 0
 
     def run(self, side: SideRun, clerk: ClerkEmulator, finished: _Finished, settled: Callable[[], bool]) -> None:
-        _run_burst(
-            side,
-            clerk,
-            finished,
-            events=self.events,
-            seed=self.seed,
-            timeout=self.timeout,
-            deliveries=self.deliveries,
-            clerk_latency_ms=self.clerk_latency_ms,
-            settled=settled,
-        )
+        """Makes the burst and waits until the side applied it (or the timeout passed) and its queue is empty."""
+        # Clerk's Backend API answers the side's calls after `clerk_latency_ms`; the changes are made in-process.
+        clerk.set_knobs(webhook_concurrency=self.deliveries, latency_ms=self.clerk_latency_ms)
+        before = {event["msg_id"] for event in clerk.events}
+        started_ms = time.time_ns() // 1_000_000
+        make_changes(clerk, self.events, random.Random(self.seed))
+        made = [event for event in clerk.events if event["msg_id"] not in before]
+        ids = {event["msg_id"] for event in made}
+        deadline = time.monotonic() + self.timeout
+        finished.wait_for(ids, deadline)
+        side.events = len(made)
+        done = [event for event in made if event["msg_id"] in finished.at]
+        side.lost = len(made) - len(done)
+        side.latencies_ms = [float(finished.at[e["msg_id"]] - e["timestamp_ms"]) for e in done]
+        side.applied_at_s = sorted((finished.at[e["msg_id"]] - started_ms) / 1000 for e in done)
+        side.wall_seconds = side.applied_at_s[-1] if side.applied_at_s else 0.0
+        with contextlib.suppress(TimeoutError):
+            clerk.wait_for_deliveries(max(1.0, deadline - time.monotonic()))
+        sent = [d for d in clerk.deliveries if d["msg_id"] not in before]
+        side.api_requests = sum(len(d["attempts"]) for d in sent)
+        bodies = {e["msg_id"]: len(str(e["payload"])) for e in made}
+        side.api_bytes = sum(bodies.get(d["msg_id"], 0) * len(d["attempts"]) for d in sent)
+        # Follow-up work (membership syncs clerk-sync's worker queued) settles before the table is compared.
+        while not settled() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        clerk.set_knobs(latency_ms=0)
 
 
 def _metered(meter: AwsMeter, resources: Any, run: Callable[[], None]) -> list[AwsRequest]:
